@@ -1,0 +1,612 @@
+//! Settings-time validation of ClusterImagePolicies: upstream's CIP webhook rules with
+//! upstream's messages, plus what this policy cannot honour.
+//!
+//! Source: `sigstore/policy-controller`
+//! `pkg/apis/policy/v1beta1/clusterimagepolicy_validation.go` (rules numbered as in
+//! `../shared/reference/policy-controller.md` §1.3). Messages use knative's `FieldError`
+//! rendering, `<message>: <path>[, <path>…]` plus `\n<details>`, and every message is prefixed
+//! with the policy's position and name: `policies[2] (my-cip): invalid value: garbage: spec.mode`.
+//! All errors of a settings document are collected, not just the first.
+
+use super::{API_VERSIONS, Authority, ClusterImagePolicy, KeyRef, KeylessRef, Policy};
+use crate::glob;
+use std::collections::BTreeMap;
+
+/// A knative-style field error: `message: paths` and optional details on the next line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// `missing field(s)`, `invalid value: X`, ...
+    pub message: String,
+    /// Dotted field paths, rendered joined by `, `.
+    pub paths: Vec<String>,
+    /// Optional second line.
+    pub details: Option<String>,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.message, self.paths.join(", "))?;
+        if let Some(details) = &self.details {
+            write!(f, "\n{details}")?;
+        }
+        Ok(())
+    }
+}
+
+fn missing(paths: &[String]) -> FieldError {
+    FieldError {
+        message: "missing field(s)".into(),
+        paths: paths.to_vec(),
+        details: None,
+    }
+}
+
+fn one_of_neither(paths: &[String]) -> FieldError {
+    FieldError {
+        message: "expected exactly one, got neither".into(),
+        paths: paths.to_vec(),
+        details: None,
+    }
+}
+
+fn one_of_both(paths: &[String]) -> FieldError {
+    FieldError {
+        message: "expected exactly one, got both".into(),
+        paths: paths.to_vec(),
+        details: None,
+    }
+}
+
+fn invalid(value: &str, path: String, details: Option<String>) -> FieldError {
+    FieldError {
+        message: format!("invalid value: {value}"),
+        paths: vec![path],
+        details,
+    }
+}
+
+fn disallowed(paths: &[String]) -> FieldError {
+    FieldError {
+        message: "must not set the field(s)".into(),
+        paths: paths.to_vec(),
+        details: None,
+    }
+}
+
+/// A field this policy cannot honour, with the reason (never silently ignored).
+pub fn unsupported(path: String, reason: &str) -> FieldError {
+    FieldError {
+        message: "not supported".into(),
+        paths: vec![path],
+        details: Some(reason.to_string()),
+    }
+}
+
+/// Resource names `spec.match[].resource` may use: upstream's list
+/// (`cmd/webhook/main.go` L144-145) plus `replicationcontrollers`, which this policy checks too.
+pub const VALID_RESOURCES: [&str; 8] = [
+    "replicasets",
+    "deployments",
+    "pods",
+    "cronjobs",
+    "jobs",
+    "statefulsets",
+    "daemonsets",
+    "replicationcontrollers",
+];
+
+/// Validates one CIP (after [`ClusterImagePolicy::apply_defaults`]); returns its field errors
+/// without the policy prefix.
+pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if cip.kind != "ClusterImagePolicy" {
+        errs.push(invalid(
+            &cip.kind,
+            "kind".into(),
+            Some("expected ClusterImagePolicy".into()),
+        ));
+    }
+    if !API_VERSIONS.contains(&cip.api_version.as_str()) {
+        errs.push(invalid(
+            &cip.api_version,
+            "apiVersion".into(),
+            Some(format!("expected one of {}", API_VERSIONS.join(", "))),
+        ));
+    }
+    if cip.metadata.name.as_deref().unwrap_or("").is_empty() {
+        errs.push(missing(&["metadata.name".into()]));
+    }
+    let spec = &cip.spec;
+    // Rules 1-4: images and globs.
+    if spec.images.is_empty() {
+        errs.push(missing(&["spec.images".into()]));
+    }
+    for (i, image) in spec.images.iter().enumerate() {
+        let path = format!("spec.images[{i}].glob");
+        if image.glob.is_empty() {
+            errs.push(missing(&[path]));
+        } else if let Err(e) = glob::translate(&image.glob) {
+            errs.push(invalid(&image.glob, path, Some(e.to_string())));
+        }
+    }
+    // Rule 5: fail-on-empty-authorities is always on (no CIP may admit without an authority).
+    if spec.authorities.is_empty() {
+        errs.push(missing(&["spec.authorities".into()]));
+    }
+    // Rule 6.
+    match spec.mode.as_deref() {
+        Some("enforce") | Some("warn") | None => {}
+        Some(other) => errs.push(invalid(
+            other,
+            "spec.mode".into(),
+            Some("unsupported mode".into()),
+        )),
+    }
+    // Rules 7-8.
+    for (i, m) in spec.match_.iter().enumerate() {
+        if !m.resource.is_empty() && !VALID_RESOURCES.contains(&m.resource.as_str()) {
+            errs.push(invalid(
+                &m.resource,
+                format!("spec.match[{i}].resource"),
+                Some("unsupported resource name".into()),
+            ));
+        }
+        if m.selector.is_some()
+            && m.resource.is_empty()
+            && m.version.is_empty()
+            && m.group.is_empty()
+        {
+            errs.push(invalid(
+                "",
+                format!("spec.match[{i}].selector"),
+                Some("selector requires a resource type to match the labels".into()),
+            ));
+        }
+        if let Some(selector) = &m.selector {
+            if let Err(e) = crate::selector::check(selector) {
+                errs.push(invalid(
+                    &e.0,
+                    format!("spec.match[{i}].selector"),
+                    Some(e.1),
+                ));
+            }
+        }
+    }
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, authority) in spec.authorities.iter().enumerate() {
+        let path = format!("spec.authorities[{i}]");
+        if let Some(first) = names.insert(authority.name(), i) {
+            errs.push(invalid(
+                authority.name(),
+                format!("{path}.name"),
+                Some(format!("duplicate authority name (also spec.authorities[{first}].name): results would overwrite each other")),
+            ));
+        }
+        validate_authority(authority, &path, &mut errs);
+    }
+    if let Some(policy) = &spec.policy {
+        validate_policy(policy, "spec.policy", false, &mut errs);
+    }
+    errs
+}
+
+fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
+    let kinds = [
+        format!("{path}.key"),
+        format!("{path}.keyless"),
+        format!("{path}.static"),
+    ];
+    let count = [a.key.is_some(), a.keyless.is_some(), a.static_.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    // Rules 9-10 return early upstream.
+    if count == 0 {
+        errs.push(one_of_neither(&kinds));
+        return;
+    }
+    if count > 1 {
+        errs.push(one_of_both(&kinds));
+        return;
+    }
+    if let Some(st) = &a.static_ {
+        // Rule 11.
+        for (set, field) in [
+            (a.attestations.is_some(), "attestations"),
+            (a.source.is_some(), "source"),
+            (a.ctlog.is_some(), "ctlog"),
+            (a.rfc3161timestamp.is_some(), "rfc3161timestamp"),
+        ] {
+            if set {
+                errs.push(one_of_both(&[
+                    format!("{path}.static"),
+                    format!("{path}.{field}"),
+                ]));
+            }
+        }
+        // Rule 12.
+        match st.action.as_str() {
+            "" => errs.push(missing(&[format!("{path}.static.action")])),
+            "pass" | "fail" => {}
+            other => errs.push(invalid(
+                other,
+                format!("{path}.static.action"),
+                Some("unsupported action".into()),
+            )),
+        }
+    }
+    if let Some(sources) = &a.source {
+        // Rule 13-15.
+        if sources.len() > 1 {
+            errs.push(invalid(
+                "source",
+                format!("{path}.source"),
+                Some("only single source is supported".into()),
+            ));
+        }
+        for (j, source) in sources.iter().enumerate() {
+            for (k, secret) in source.signature_pull_secrets.iter().enumerate() {
+                if secret.name.is_empty() {
+                    errs.push(missing(&[format!(
+                        "{path}.source[{j}].signaturePullSecrets[{k}].name"
+                    )]));
+                }
+            }
+        }
+    }
+    if let Some(key) = &a.key {
+        validate_key(key, &format!("{path}.key"), errs);
+    }
+    if let Some(keyless) = &a.keyless {
+        validate_keyless(keyless, &format!("{path}.keyless"), errs);
+    }
+    if let Some(attestations) = &a.attestations {
+        let apath = format!("{path}.attestations");
+        for att in attestations {
+            // Rules 28-29 (upstream's path has no index).
+            if att.name.is_empty() {
+                errs.push(missing(&[format!("{apath}.name")]));
+            }
+            if att.predicate_type.is_empty() {
+                errs.push(missing(&[format!("{apath}.predicateType")]));
+            }
+            if let Some(policy) = &att.policy {
+                validate_policy(policy, &format!("{apath}.policy"), true, errs);
+            }
+        }
+    }
+}
+
+fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
+    let kinds = [
+        format!("{path}.data"),
+        format!("{path}.kms"),
+        format!("{path}.secretref"),
+    ];
+    let count = [
+        key.data.is_some(),
+        key.kms.is_some(),
+        key.secret_ref.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    // Rules 16, 18.
+    if count == 0 {
+        errs.push(one_of_neither(&kinds));
+    } else if count > 1 {
+        errs.push(one_of_both(&kinds));
+    }
+    // Rule 17.
+    if let Some(h) = &key.hash_algorithm {
+        let normalised = h.trim().to_ascii_lowercase();
+        if !["sha224", "sha256", "sha384", "sha512"].contains(&normalised.as_str()) {
+            errs.push(invalid(h, format!("{path}.hashAlgorithm"), None));
+        }
+    }
+    // Rule 19.
+    if let Some(data) = &key.data {
+        if crate::pem::public_keys(data).is_err() {
+            errs.push(invalid(data, format!("{path}.data"), None));
+        }
+    }
+}
+
+fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>) {
+    // Rules 22-23.
+    match (&keyless.url, &keyless.ca_cert) {
+        (None, None) => errs.push(one_of_neither(&[
+            format!("{path}.url"),
+            format!("{path}.ca-cert"),
+        ])),
+        (Some(_), Some(_)) => errs.push(one_of_both(&[
+            format!("{path}.ca-cert"),
+            format!("{path}.url"),
+        ])),
+        _ => {}
+    }
+    // Rule 24.
+    if keyless.identities.is_empty() {
+        errs.push(missing(&[format!("{path}.identities")]));
+    }
+    for (k, id) in keyless.identities.iter().enumerate() {
+        let ipath = format!("{path}.identities[{k}]");
+        // Rule 25.
+        if id.issuer.is_some() && id.issuer_reg_exp.is_some() {
+            errs.push(one_of_both(&[
+                format!("{ipath}.issuer"),
+                format!("{ipath}.issuerRegExp"),
+            ]));
+        }
+        if id.subject.is_some() && id.subject_reg_exp.is_some() {
+            errs.push(one_of_both(&[
+                format!("{ipath}.subject"),
+                format!("{ipath}.subjectRegExp"),
+            ]));
+        }
+        // Rule 26.
+        for (re, field) in [
+            (&id.issuer_reg_exp, "issuerRegExp"),
+            (&id.subject_reg_exp, "subjectRegExp"),
+        ] {
+            if let Some(re) = re {
+                if let Err(e) = regex::Regex::new(re) {
+                    errs.push(invalid(
+                        re,
+                        format!("{ipath}.{field}"),
+                        Some(format!("regex is invalid: {e}")),
+                    ));
+                }
+            }
+        }
+        // Rule 27.
+        if id.subject.as_deref().unwrap_or("").is_empty()
+            && id.subject_reg_exp.as_deref().unwrap_or("").is_empty()
+        {
+            errs.push(missing(&[
+                format!("{ipath}.subject"),
+                format!("{ipath}.subjectRegExp"),
+            ]));
+        }
+        if id.issuer.as_deref().unwrap_or("").is_empty()
+            && id.issuer_reg_exp.as_deref().unwrap_or("").is_empty()
+        {
+            errs.push(missing(&[
+                format!("{ipath}.issuer"),
+                format!("{ipath}.issuerRegExp"),
+            ]));
+        }
+    }
+}
+
+fn validate_policy(policy: &Policy, path: &str, attestation: bool, errs: &mut Vec<FieldError>) {
+    // Rule 31.
+    if policy.type_ != "cue" && policy.type_ != "rego" {
+        errs.push(invalid(
+            &policy.type_,
+            format!("{path}.type"),
+            Some("only [cue,rego] are supported at the moment".into()),
+        ));
+    }
+    let sources = [
+        format!("{path}.data"),
+        format!("{path}.configMapRef"),
+        format!("{path}.remote"),
+    ];
+    let count = [
+        policy.data.is_some(),
+        policy.config_map_ref.is_some(),
+        policy.remote.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    // Rules 32-33.
+    if count == 0 {
+        errs.push(missing(&sources));
+    } else if count > 1 {
+        errs.push(one_of_both(&sources));
+    }
+    // Rules 34-35.
+    if let Some(remote) = &policy.remote {
+        let url = remote.url.as_deref().unwrap_or("");
+        let host = url
+            .strip_prefix("https://")
+            .map(|r| r.split('/').next().unwrap_or(""))
+            .unwrap_or("");
+        if host.is_empty() {
+            errs.push(invalid(
+                url,
+                format!("{path}.remote.url"),
+                Some("url valid is invalid. host and https scheme are expected".into()),
+            ));
+        }
+        if remote.sha256sum.as_deref().unwrap_or("").is_empty() {
+            errs.push(missing(&[format!("{path}.remote.sha256sum")]));
+        }
+    }
+    // Rule 36.
+    if let Some(cm) = &policy.config_map_ref {
+        if cm.name.as_deref().unwrap_or("").is_empty() {
+            errs.push(missing(&[format!("{path}.configMapRef.name")]));
+        }
+        if cm.key.as_deref().unwrap_or("").is_empty() {
+            errs.push(missing(&[format!("{path}.configMapRef.key")]));
+        }
+    }
+    // Rule 37.
+    if attestation {
+        for (set, field) in [
+            (policy.fetch_config_file.is_some(), "fetchConfigFile"),
+            (policy.include_spec.is_some(), "includeSpec"),
+            (policy.include_object_meta.is_some(), "includeObjectMeta"),
+            (policy.include_type_meta.is_some(), "includeTypeMeta"),
+        ] {
+            if set {
+                errs.push(disallowed(&[format!("{path}.{field}")]));
+            }
+        }
+    }
+}
+
+/// Fields this policy cannot honour (yet, or ever, through Kubewarden's host capabilities):
+/// each is a settings error naming the field and the reason, never silently ignored.
+pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    for (i, a) in cip.spec.authorities.iter().enumerate() {
+        let path = format!("spec.authorities[{i}]");
+        if a.key.is_some() {
+            errs.push(unsupported(format!("{path}.key"), "key authorities are not implemented yet (signature verification through the host's oci/v2/verify capability)"));
+        }
+        if a.keyless.is_some() {
+            errs.push(unsupported(format!("{path}.keyless"), "keyless authorities are not implemented yet (signature verification through the host's oci/v2/verify capability)"));
+        }
+        if a.attestations.is_some() {
+            errs.push(unsupported(
+                format!("{path}.attestations"),
+                "no Kubewarden host capability verifies in-toto attestations",
+            ));
+        }
+        if a.source.is_some() {
+            errs.push(unsupported(format!("{path}.source"), "the host looks up signatures in the image's own repository with its own credentials; a signature repository, tag prefix or pull secrets cannot be passed per call"));
+        }
+        if a.ctlog.is_some() {
+            errs.push(unsupported(format!("{path}.ctlog"), "the transparency log is part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option"));
+        }
+        if a.rfc3161timestamp.is_some() {
+            errs.push(unsupported(format!("{path}.rfc3161timestamp"), "timestamp authorities are part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option"));
+        }
+        if let Some(format) = &a.signature_format {
+            if format == "bundle" {
+                errs.push(unsupported(format!("{path}.signatureFormat"), "the host verifies cosign's legacy .sig signatures only; the bundle format (OCI referrers) is not found by it"));
+            }
+        }
+    }
+    if let Some(policy) = &cip.spec.policy {
+        if policy.type_ == "cue" {
+            errs.push(unsupported("spec.policy.type".into(), "cue policies cannot be evaluated: there is no CUE evaluator for Rust; rewrite the policy in Rego"));
+        }
+        if policy.remote.is_some() {
+            errs.push(unsupported(
+                "spec.policy.remote".into(),
+                "the module has no network access; inline the policy in spec.policy.data",
+            ));
+        }
+        if policy.config_map_ref.is_some() {
+            errs.push(unsupported("spec.policy.configMapRef".into(), "reading the policy from a ConfigMap is not implemented yet; inline it in spec.policy.data"));
+        }
+        if policy.fetch_config_file == Some(true) {
+            errs.push(unsupported(
+                "spec.policy.fetchConfigFile".into(),
+                "fetching the image configuration is not implemented yet",
+            ));
+        }
+    }
+    errs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cip(yaml_like: serde_json::Value) -> ClusterImagePolicy {
+        let mut c: ClusterImagePolicy = serde_json::from_value(yaml_like).unwrap();
+        c.apply_defaults();
+        c
+    }
+
+    fn rendered(c: &ClusterImagePolicy) -> Vec<String> {
+        validate_cip(c).iter().map(|e| e.to_string()).collect()
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy",
+            "metadata": {"name": "p"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}]}
+        })
+    }
+
+    #[test]
+    fn valid_static_policy() {
+        assert_eq!(rendered(&cip(base())), Vec::<String>::new());
+    }
+
+    #[test]
+    fn upstream_examples() {
+        let mut v = base();
+        v["spec"]["images"][0]["glob"] = "[".into();
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["invalid value: [: spec.images[0].glob\nglob is invalid: syntax error in pattern"]
+        );
+        let mut v = base();
+        v["spec"]["mode"] = "garbage".into();
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["invalid value: garbage: spec.mode\nunsupported mode"]
+        );
+        let mut v = base();
+        v["spec"]["authorities"] = serde_json::json!([]);
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["missing field(s): spec.authorities"]
+        );
+        let mut v = base();
+        v["spec"]["match"] = serde_json::json!([{"resource": "apple"}]);
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["invalid value: apple: spec.match[0].resource\nunsupported resource name"]
+        );
+    }
+
+    #[test]
+    fn authority_kinds() {
+        let mut v = base();
+        v["spec"]["authorities"] = serde_json::json!([{"name": "x"}]);
+        assert_eq!(
+            rendered(&cip(v)),
+            vec![
+                "expected exactly one, got neither: spec.authorities[0].key, spec.authorities[0].keyless, spec.authorities[0].static"
+            ]
+        );
+        let mut v = base();
+        v["spec"]["authorities"][0]["static"]["action"] = "maybe".into();
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["invalid value: maybe: spec.authorities[0].static.action\nunsupported action"]
+        );
+        let mut v = base();
+        v["spec"]["authorities"][0]["static"]["action"] = "".into();
+        assert_eq!(
+            rendered(&cip(v)),
+            vec!["missing field(s): spec.authorities[0].static.action"]
+        );
+    }
+
+    #[test]
+    fn identity_regexp_is_checked() {
+        let mut v = base();
+        v["spec"]["authorities"] = serde_json::json!([{"keyless": {"identities": [{"issuerRegExp": "****", "subject": "s"}]}}]);
+        let errs = rendered(&cip(v));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("invalid value: ****: spec.authorities[0].keyless.identities[0].issuerRegExp\nregex is invalid: "), "{errs:?}");
+    }
+
+    #[test]
+    fn kind_api_version_name() {
+        let mut v = base();
+        v["kind"] = "ImagePolicy".into();
+        v["apiVersion"] = "v1".into();
+        v["metadata"] = serde_json::json!({});
+        assert_eq!(
+            rendered(&cip(v)),
+            vec![
+                "invalid value: ImagePolicy: kind\nexpected ClusterImagePolicy",
+                "invalid value: v1: apiVersion\nexpected one of policy.sigstore.dev/v1beta1, policy.sigstore.dev/v1alpha1",
+                "missing field(s): metadata.name",
+            ]
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! ClusterImagePolicy image globs, with upstream's semantics, built on `globset`.
+//!
+//! Source: `sigstore/policy-controller` `pkg/apis/glob/glob.go` L33-60:
+//! - allowed characters: `^[a-zA-Z0-9-_:/*.@]+$`; anything else is `invalid glob "<g>"`;
+//! - the literal globs `*` and `*/*` are rewritten to `index.docker.io/library/*` and
+//!   `index.docker.io/*/*`;
+//! - `*` matches any run of characters except `/` (so it crosses `:` and `@`), `**` matches
+//!   anything, and the glob is anchored at both ends; matching is case-sensitive.
+//!
+//! globset only treats `**` as recursive when it is a whole path component, so each `**` is
+//! rewritten into a globset alternation that means "any string" (the translation of
+//! `../shared/reference/regorus-globset-peers.md` §2.3, checked there by differential fuzzing),
+//! and the set is built with `literal_separator(true)` so that `*` stops at `/`.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// Why a glob was rejected, in upstream's words (rule 3 and 4 of the CIP validation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobError {
+    /// `filepath.Match` syntax error (an unclosed `[`, a trailing `\`).
+    Syntax,
+    /// A character outside upstream's allowed set.
+    Invalid(String),
+}
+
+impl std::fmt::Display for GlobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GlobError::Syntax => write!(f, "glob is invalid: syntax error in pattern"),
+            GlobError::Invalid(g) => write!(f, "glob is invalid: invalid glob {g:?}"),
+        }
+    }
+}
+
+/// Checks a glob against upstream's rules and returns the globset pattern it compiles to.
+///
+/// Errors: [`GlobError::Syntax`] for patterns Go's `filepath.Match` rejects (checked first, as
+/// upstream's validation does), [`GlobError::Invalid`] for characters outside
+/// `a-zA-Z0-9-_:/*.@`.
+pub fn translate(glob: &str) -> Result<String, GlobError> {
+    if go_match_syntax_error(glob) {
+        return Err(GlobError::Syntax);
+    }
+    let glob = match glob {
+        "*/*" => "index.docker.io/*/*",
+        "*" => "index.docker.io/library/*",
+        other => other,
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_:/*.@".contains(c);
+    if glob.is_empty() || !glob.chars().all(allowed) {
+        return Err(GlobError::Invalid(glob.to_string()));
+    }
+    Ok(rewrite_double_stars(glob))
+}
+
+/// Go's `filepath.Match(pattern, "")` returns `ErrBadPattern` for an unterminated character
+/// class or a trailing escape; those are the only syntax errors a pattern can have.
+fn go_match_syntax_error(glob: &str) -> bool {
+    let bytes = glob.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => {
+                if i + 1 >= bytes.len() {
+                    return true;
+                }
+                i += 2;
+            }
+            b'[' => {
+                i += 1;
+                if i < bytes.len() && bytes[i] == b'^' {
+                    i += 1;
+                }
+                let start = i;
+                loop {
+                    if i >= bytes.len() {
+                        return true;
+                    }
+                    if bytes[i] == b']' && i > start {
+                        break;
+                    }
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// Rewrites every run of two or more `*` (upstream: `.*`) into a globset form meaning "any
+/// string", chosen by position; single `*` are kept (`[^/]*` under `literal_separator`).
+fn rewrite_double_stars(glob: &str) -> String {
+    let mut out = String::with_capacity(glob.len() + 16);
+    let chars: Vec<char> = glob.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != '*' {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i] == '*' {
+            i += 1;
+        }
+        if i - start == 1 {
+            out.push('*');
+            continue;
+        }
+        let at_start = start == 0;
+        let at_end = i == chars.len();
+        out.push_str(match (at_start, at_end) {
+            (true, true) => "**",
+            (false, true) => "{*,*/**}",
+            (true, false) => "{*,**/*}",
+            (false, false) => "{*,*/**/*}",
+        });
+    }
+    out
+}
+
+/// Compiled globs of many CIPs, matched in one pass.
+///
+/// Build with [`GlobMatcher::new`]; [`GlobMatcher::matching_owners`] then tells which owners
+/// (e.g. CIP indices) have a glob matching any of the candidate names.
+#[derive(Debug)]
+pub struct GlobMatcher {
+    set: GlobSet,
+    owners: Vec<usize>,
+}
+
+impl GlobMatcher {
+    /// Compiles `(owner, glob)` pairs. Errors name the first glob that cannot be compiled.
+    pub fn new<'a>(
+        globs: impl IntoIterator<Item = (usize, &'a str)>,
+    ) -> Result<Self, (usize, String, GlobError)> {
+        let mut builder = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        for (owner, glob) in globs {
+            let pattern = translate(glob).map_err(|e| (owner, glob.to_string(), e))?;
+            let compiled = GlobBuilder::new(&pattern)
+                .literal_separator(true)
+                .backslash_escape(false)
+                .case_insensitive(false)
+                .build()
+                .map_err(|e| {
+                    (
+                        owner,
+                        glob.to_string(),
+                        GlobError::Invalid(format!("{glob}: {e}")),
+                    )
+                })?;
+            builder.add(compiled);
+            owners.push(owner);
+        }
+        let set = builder
+            .build()
+            .map_err(|e| (0, String::new(), GlobError::Invalid(e.to_string())))?;
+        Ok(GlobMatcher { set, owners })
+    }
+
+    /// Owners having at least one glob that matches one of `candidates`, sorted and unique.
+    pub fn matching_owners(&self, candidates: &[String]) -> Vec<usize> {
+        let mut hits = Vec::new();
+        for candidate in candidates {
+            for glob_index in self.set.matches(candidate.as_str()) {
+                hits.push(self.owners[glob_index]);
+            }
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+}
+
+/// Whether one glob matches one name (for tests and tools; admission uses [`GlobMatcher`]).
+pub fn matches(glob: &str, name: &str) -> Result<bool, GlobError> {
+    let matcher = GlobMatcher::new([(0, glob)]).map_err(|(_, _, e)| e)?;
+    Ok(!matcher.matching_owners(&[name.to_string()]).is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translation_by_position() {
+        assert_eq!(translate("**").unwrap(), "**");
+        assert_eq!(translate("ghcr.io/**").unwrap(), "ghcr.io/{*,*/**}");
+        assert_eq!(translate("**demo").unwrap(), "{*,**/*}demo");
+        assert_eq!(translate("a**b").unwrap(), "a{*,*/**/*}b");
+        assert_eq!(translate("*").unwrap(), "index.docker.io/library/*");
+        assert_eq!(translate("*/*").unwrap(), "index.docker.io/*/*");
+    }
+
+    #[test]
+    fn rejects_like_upstream() {
+        assert_eq!(translate("["), Err(GlobError::Syntax));
+        assert_eq!(translate("a\\"), Err(GlobError::Syntax));
+        assert_eq!(
+            translate("[a-z]*"),
+            Err(GlobError::Invalid("[a-z]*".into()))
+        );
+        assert_eq!(translate(".+"), Err(GlobError::Invalid(".+".into())));
+        assert_eq!(translate("$FOO*"), Err(GlobError::Invalid("$FOO*".into())));
+        assert_eq!(translate("a b"), Err(GlobError::Invalid("a b".into())));
+        assert_eq!(translate("{a,b}"), Err(GlobError::Invalid("{a,b}".into())));
+        assert_eq!(translate("ap?"), Err(GlobError::Invalid("ap?".into())));
+        assert_eq!(translate(""), Err(GlobError::Invalid("".into())));
+        assert_eq!(
+            GlobError::Invalid("$FOO*".into()).to_string(),
+            "glob is invalid: invalid glob \"$FOO*\""
+        );
+    }
+
+    /// Rows of `regorus-globset-peers.md` §2.4 (candidate already normalised).
+    #[test]
+    fn star_semantics() {
+        let rows: &[(&str, &str, bool)] = &[
+            (
+                "index.docker.io/library/*",
+                "index.docker.io/library/nginx:latest",
+                true,
+            ),
+            (
+                "index.docker.io/library/*",
+                "index.docker.io/bitnami/nginx:latest",
+                false,
+            ),
+            ("ghcr.io/*", "ghcr.io/foo/bar:latest", false),
+            ("ghcr.io/*/*", "ghcr.io/foo:latest", false),
+            ("ghcr.io/*/*", "ghcr.io/foo/bar:latest", true),
+            ("ghcr.io/**", "ghcr.io/a/b/c:v1", true),
+            ("ghcr.io/**", "ghcr.io", false),
+            ("ghcr.io/foo**", "ghcr.io/foo/bar:latest", true),
+            ("inde**", "index.docker.io/library/foo:latest", true),
+            ("*/**", "ghcr.io/foo:latest", true),
+            ("**", "ghcr.io/org/app@sha256:0123", true),
+            ("ghcr.io/**/app:*", "ghcr.io/app:latest", false),
+            ("ghcr.io/**/app:*", "ghcr.io/x/app:latest", true),
+            ("ghcr.io/org/app:v1.*", "ghcr.io/org/app:v1.2.3", true),
+            ("localhost:5000/*", "localhost:5000/app:latest", true),
+            ("GHCR.io/org/*", "ghcr.io/org/app:latest", false),
+            ("**demo**", "registry.local:5000/demo-abc@sha256:00", true),
+            ("a***", "a/b/c", true),
+            ("ghcr.io/foo", "ghcr.io/foo-suffix", false),
+            ("ghcr.io/foo", "prefix-ghcr.io/foo", false),
+            ("ghcr.io/**", "ghcrxio/foo", false),
+        ];
+        for (glob, name, want) in rows {
+            assert_eq!(matches(glob, name).unwrap(), *want, "glob {glob} on {name}");
+        }
+    }
+
+    #[test]
+    fn owners_are_unique_and_sorted() {
+        let m = GlobMatcher::new([(2, "**"), (0, "ghcr.io/**"), (2, "ghcr.io/*/*")]).unwrap();
+        assert_eq!(
+            m.matching_owners(&["ghcr.io/a/b:1".to_string()]),
+            vec![0, 2]
+        );
+        assert_eq!(m.matching_owners(&["quay.io/a:1".to_string()]), vec![2]);
+    }
+
+    #[test]
+    fn compile_error_names_the_owner() {
+        let err = GlobMatcher::new([(0, "**"), (3, "bad glob")]).unwrap_err();
+        assert_eq!(err.0, 3);
+        assert_eq!(err.1, "bad glob");
+    }
+}

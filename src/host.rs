@@ -1,0 +1,194 @@
+//! Kubewarden host capabilities behind one trait: [`SdkHost`] calls the real host through
+//! `kubewarden-policy-sdk`; tests use a fake implementing [`Host`].
+//!
+//! Every capability answers `Ok` or a [`HostError`] carrying the host's words. The host reports
+//! a failed verification as an error (`is_trusted: false` never happens), so callers treat
+//! every `Err` as "not verified" (`../shared/reference/kubewarden.md` §1.4).
+
+use kubewarden_policy_sdk::host_capabilities::{oci, verification};
+use serde_json::Value;
+
+/// A host capability failed; the message is the host's, trimmed of transport noise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError(pub String);
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl HostError {
+    /// Keeps the host's own words from an SDK error text: drops everything up to
+    /// `Callback evaluation failure: ` (the SDK's `error invoking host capability …: Host
+    /// error: ` prefix included) and any `Stack backtrace:` section a host running with
+    /// `RUST_BACKTRACE` appends, then trims whitespace.
+    pub fn from_sdk_text(text: &str) -> HostError {
+        const MARKER: &str = "Callback evaluation failure: ";
+        let mut body = match text.find(MARKER) {
+            Some(at) => &text[at + MARKER.len()..],
+            None => text,
+        };
+        if let Some(at) = body.find("Stack backtrace:") {
+            body = &body[..at];
+        }
+        HostError(body.trim().to_string())
+    }
+}
+
+/// The host capabilities the policy uses. Images are passed exactly as written in the
+/// resource (the host normalises them itself).
+pub trait Host {
+    /// `oci/v1/manifest_digest`: the digest (`sha256:<hex>`) the reference resolves to (the
+    /// index digest for multi-platform images).
+    fn manifest_digest(&self, image: &str) -> Result<String, HostError>;
+
+    /// `oci/v2/verify` with `SigstorePubKeyVerify` and exactly one key: the digest verified.
+    fn verify_pub_key(&self, image: &str, pem_key: &str) -> Result<String, HostError>;
+
+    /// `oci/v2/verify` with `SigstoreKeylessVerify` and exactly one identity: the digest verified.
+    fn verify_keyless_exact(
+        &self,
+        image: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<String, HostError>;
+
+    /// `oci/v1/oci_manifest`: the manifest or index JSON.
+    fn oci_manifest(&self, image: &str) -> Result<Value, HostError>;
+}
+
+/// The real host, through `kubewarden-policy-sdk`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SdkHost;
+
+fn sdk_err(e: kubewarden_policy_sdk::error::Error) -> HostError {
+    HostError::from_sdk_text(&e.to_string())
+}
+
+impl Host for SdkHost {
+    fn manifest_digest(&self, image: &str) -> Result<String, HostError> {
+        oci::get_manifest_digest(image)
+            .map(|r| r.digest)
+            .map_err(sdk_err)
+    }
+
+    fn verify_pub_key(&self, image: &str, pem_key: &str) -> Result<String, HostError> {
+        verification::verify_pub_keys_image(image, vec![pem_key.to_string()], None)
+            .map_err(sdk_err)
+            .and_then(trusted_digest)
+    }
+
+    fn verify_keyless_exact(
+        &self,
+        image: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<String, HostError> {
+        let identity = verification::KeylessInfo {
+            issuer: issuer.to_string(),
+            subject: subject.to_string(),
+        };
+        verification::verify_keyless_exact_match(image, vec![identity], None)
+            .map_err(sdk_err)
+            .and_then(trusted_digest)
+    }
+
+    fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
+        let manifest = oci::get_manifest(image).map_err(sdk_err)?;
+        serde_json::to_value(&manifest)
+            .map_err(|e| HostError(format!("cannot encode the manifest: {e}")))
+    }
+}
+
+/// `is_trusted: false` is not expected from the host; treat it as a failure anyway.
+fn trusted_digest(r: verification::VerificationResponse) -> Result<String, HostError> {
+    if r.is_trusted {
+        Ok(r.digest)
+    } else {
+        Err(HostError("the host answered is_trusted: false".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_transport_noise() {
+        let text = "error invoking host capability oci.verify: Host error: Callback evaluation failure: Image verification failed: missing signatures\nThe following constraints were not satisfied:\nkind: pubKey\n\nStack backtrace:\n   0: anyhow::error\n   1: foo\n";
+        assert_eq!(
+            HostError::from_sdk_text(text).0,
+            "Image verification failed: missing signatures\nThe following constraints were not satisfied:\nkind: pubKey"
+        );
+        assert_eq!(
+            HostError::from_sdk_text("Host error: boom ").0,
+            "Host error: boom"
+        );
+    }
+}
+
+/// A scripted [`Host`] for tests and fuzzing: answers from a table, records every call.
+pub mod fake {
+    use super::{Host, HostError};
+    use serde_json::Value;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// Answers keyed by call: `manifest_digest <image>`, `verify_pub_key <image> <pem>`,
+    /// `verify_keyless_exact <image> <issuer> <subject>`, `oci_manifest <image>`. An
+    /// unscripted call fails with `no fake answer for <call>`.
+    #[derive(Debug, Default)]
+    pub struct FakeHost {
+        answers: HashMap<String, Result<String, String>>,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl FakeHost {
+        /// Scripts the answer to `call`: `Ok(payload)` (a digest, or manifest JSON) or
+        /// `Err(host message)`.
+        pub fn answer(mut self, call: &str, result: Result<&str, &str>) -> Self {
+            self.answers.insert(
+                call.to_string(),
+                result.map(String::from).map_err(String::from),
+            );
+            self
+        }
+
+        /// Every call made so far, in order.
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.borrow().clone()
+        }
+
+        fn call(&self, key: String) -> Result<String, HostError> {
+            self.calls.borrow_mut().push(key.clone());
+            match self.answers.get(&key) {
+                Some(Ok(payload)) => Ok(payload.clone()),
+                Some(Err(message)) => Err(HostError(message.clone())),
+                None => Err(HostError(format!("no fake answer for {key}"))),
+            }
+        }
+    }
+
+    impl Host for FakeHost {
+        fn manifest_digest(&self, image: &str) -> Result<String, HostError> {
+            self.call(format!("manifest_digest {image}"))
+        }
+        fn verify_pub_key(&self, image: &str, pem_key: &str) -> Result<String, HostError> {
+            self.call(format!("verify_pub_key {image} {pem_key}"))
+        }
+        fn verify_keyless_exact(
+            &self,
+            image: &str,
+            issuer: &str,
+            subject: &str,
+        ) -> Result<String, HostError> {
+            self.call(format!("verify_keyless_exact {image} {issuer} {subject}"))
+        }
+        fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
+            let text = self.call(format!("oci_manifest {image}"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| HostError(format!("invalid manifest JSON: {e}")))
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! # cluster-image-policy
+//!
+//! Sigstore's ClusterImagePolicy (CIP) as a Kubewarden policy. The settings hold CIP manifests
+//! exactly as users apply them to the Sigstore policy-controller; the policy reaches the same
+//! admission decisions, with the same messages.
+//!
+//! Data flows one way, and each step is a module:
+//! [`settings`] (decode, validate) → [`workload`] (the images of the admission request, with
+//! their field paths) → [`verdict`] (per image: [`glob`] matching on [`reference`] names, then
+//! each matching CIP's [`authority`]s through the [`host`] capabilities, then its [`rego`]
+//! policy) → one Kubewarden response.
+//!
+//! The host gives every admission request a fresh module instance, so settings are decoded on
+//! every call; globs are compiled once per call, and a CIP's Rego only when the CIP matches.
+//!
+//! Nothing here panics on input and nothing escapes [`validate`] as an error: every failure is
+//! a rejection with a message.
+
+pub mod authority;
+pub mod cip;
+pub mod glob;
+pub mod host;
+pub mod pem;
+pub mod reference;
+pub mod rego;
+pub mod selector;
+pub mod settings;
+pub mod verdict;
+pub mod workload;
+
+use host::{Host, SdkHost};
+use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use settings::Settings;
+use workload::Extraction;
+
+#[cfg(target_arch = "wasm32")]
+use kubewarden_policy_sdk::wapc_guest as guest;
+
+/// Registers the waPC functions the host calls.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(no_mangle)]
+pub extern "C" fn wapc_init() {
+    guest::register_function("validate", validate);
+    guest::register_function("validate_settings", validate_settings);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+/// waPC `validate`: `{"request": <AdmissionRequest>, "settings": <settings>}` in, Kubewarden
+/// `ValidationResponse` JSON out. Never returns `Err` (the host would answer 500).
+pub fn validate(payload: &[u8]) -> kubewarden_policy_sdk::wapc_guest::CallResult {
+    let response = validate_with_host(payload, &SdkHost);
+    Ok(encode_response(&response))
+}
+
+/// waPC `validate_settings`: settings JSON in, `{"valid": bool, "message": …}` out. Never
+/// returns `Err`.
+pub fn validate_settings(payload: &[u8]) -> kubewarden_policy_sdk::wapc_guest::CallResult {
+    let response = match settings::validate_settings_payload(payload) {
+        Ok(()) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(message),
+        },
+    };
+    Ok(serde_json::to_vec(&response)
+        .unwrap_or_else(|_| br#"{"valid":false,"message":"cannot encode the response"}"#.to_vec()))
+}
+
+fn encode_response(response: &ValidationResponse) -> Vec<u8> {
+    serde_json::to_vec(response)
+        .unwrap_or_else(|_| br#"{"accepted":false,"message":"cannot encode the response","code":null,"mutated_object":null,"audit_annotations":null,"warnings":null}"#.to_vec())
+}
+
+/// A rejection with `message`.
+pub fn reject(message: String) -> ValidationResponse {
+    ValidationResponse {
+        accepted: false,
+        message: Some(message),
+        code: None,
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    }
+}
+
+fn accept(warnings: Vec<String>) -> ValidationResponse {
+    ValidationResponse {
+        accepted: true,
+        message: None,
+        code: None,
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    }
+}
+
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(borrow)]
+    request: &'a RawValue,
+    #[serde(borrow, default)]
+    settings: Option<&'a RawValue>,
+}
+
+/// The whole policy on one `validate` payload, with `host` for the capabilities.
+pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse {
+    let payload: Payload = match serde_json::from_slice(payload) {
+        Ok(p) => p,
+        Err(e) => return reject(format!("cannot decode the validation request: {e}")),
+    };
+    let settings = match Settings::from_json(
+        payload
+            .settings
+            .map(|s| s.get().as_bytes())
+            .unwrap_or(b"{}"),
+    ) {
+        Ok(s) => s,
+        Err(e) => return reject(format!("invalid settings: {e}")),
+    };
+    let request: KubernetesAdmissionRequest = match serde_json::from_str(payload.request.get()) {
+        Ok(r) => r,
+        Err(e) => return reject(format!("cannot decode the admission request: {e}")),
+    };
+    let workload = match workload::extract(&request) {
+        Extraction::Skip(_) => return accept(Vec::new()),
+        Extraction::Invalid(message) => return reject(message),
+        Extraction::Check(w) => w,
+    };
+    if workload.images.is_empty() {
+        return accept(Vec::new());
+    }
+    let decision = verdict::Evaluator::new(&settings, host).evaluate(&workload, &request.kind);
+    let warnings = decision.warnings();
+    match decision.rejection() {
+        Some(message) => ValidationResponse {
+            warnings: (!warnings.is_empty()).then_some(warnings),
+            ..reject(message)
+        },
+        None => accept(warnings),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use host::fake::FakeHost;
+    use serde_json::json;
+
+    fn run(request: serde_json::Value, settings: serde_json::Value) -> ValidationResponse {
+        let payload = json!({"request": request, "settings": settings}).to_string();
+        validate_with_host(payload.as_bytes(), &FakeHost::default())
+    }
+
+    fn pod_request(image: &str) -> serde_json::Value {
+        json!({
+            "uid": "1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": image}]}}
+        })
+    }
+
+    #[test]
+    fn garbage_payloads_are_rejections() {
+        for payload in [&b""[..], b"{", b"[]", b"{\"request\": 5}", b"\xff\xfe"] {
+            let r = validate_with_host(payload, &FakeHost::default());
+            assert!(!r.accepted, "{payload:?}");
+            assert!(r.message.unwrap().starts_with("cannot decode"));
+        }
+        let r = run(pod_request("nginx"), json!({"noMatchPolicy": 3}));
+        assert!(
+            r.message
+                .unwrap()
+                .starts_with("invalid settings: noMatchPolicy: ")
+        );
+    }
+
+    #[test]
+    fn end_to_end_no_match() {
+        let r = run(pod_request("nginx"), json!({}));
+        assert!(!r.accepted);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
+        );
+        let r = run(pod_request("nginx"), json!({"noMatchPolicy": "warn"}));
+        assert!(r.accepted);
+        assert_eq!(
+            r.warnings,
+            Some(vec![
+                "no matching policies: spec.containers[0].image\nnginx".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn validate_settings_responses() {
+        let ok = validate_settings(b"{}").unwrap();
+        assert_eq!(
+            String::from_utf8(ok).unwrap(),
+            r#"{"valid":true,"message":null}"#
+        );
+        let bad = validate_settings(br#"{"noMatchPolicy":"x"}"#).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&bad).unwrap();
+        assert_eq!(v["valid"], false);
+        assert_eq!(
+            v["message"],
+            "noMatchPolicy: unknown variant `x`, expected one of `deny`, `warn`, `allow`"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! The policy's settings: ClusterImagePolicy manifests plus policy-controller's global options.
+//!
+//! ```yaml
+//! noMatchPolicy: deny            # deny (default) | warn | allow
+//! policies:                      # ClusterImagePolicy manifests, exactly as applied upstream
+//!   - apiVersion: policy.sigstore.dev/v1beta1
+//!     kind: ClusterImagePolicy
+//!     metadata: {name: chainguard-image-policy}
+//!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
+//! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
+//! ```
+//!
+//! `noMatchPolicy` mirrors the `no-match-policy` key of upstream's `config-policy-controller`
+//! ConfigMap (`pkg/config/store.go` L66-76), except that an unknown value is a settings error
+//! here (upstream silently treats it as `deny`).
+
+use crate::cip::ClusterImagePolicy;
+use crate::cip::validation::{self, FieldError};
+use crate::rego;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// What happens to an image that no CIP matches.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NoMatchPolicy {
+    /// Reject with `no matching policies` (upstream's default).
+    #[default]
+    Deny,
+    /// Admit with a `no matching policies` warning.
+    Warn,
+    /// Admit silently.
+    Allow,
+}
+
+/// Default Rego time budget, in milliseconds.
+pub const DEFAULT_REGO_TIMEOUT_MS: u64 = 1000;
+
+fn default_rego_timeout() -> u64 {
+    DEFAULT_REGO_TIMEOUT_MS
+}
+
+/// The decoded settings document.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Settings {
+    /// See [`NoMatchPolicy`].
+    #[serde(default)]
+    pub no_match_policy: NoMatchPolicy,
+    /// The ClusterImagePolicies, in the order their host calls are made.
+    #[serde(default)]
+    pub policies: Vec<ClusterImagePolicy>,
+    /// Wall-clock budget of one Rego evaluation, in milliseconds (1 to 60000).
+    #[serde(default = "default_rego_timeout")]
+    pub rego_timeout_milliseconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            no_match_policy: NoMatchPolicy::Deny,
+            policies: Vec::new(),
+            rego_timeout_milliseconds: DEFAULT_REGO_TIMEOUT_MS,
+        }
+    }
+}
+
+impl Settings {
+    /// Decodes settings JSON and applies upstream's CIP defaults.
+    ///
+    /// Errors: a message naming the offending path (`policies[0].spec.images[0]: unknown field
+    /// \`regex\`, expected \`glob\``). `null` or an empty document means default settings.
+    pub fn from_json(bytes: &[u8]) -> Result<Settings, String> {
+        let trimmed = bytes.trim_ascii();
+        if trimmed.is_empty() || trimmed == b"null" {
+            return Ok(Settings::default());
+        }
+        if trimmed.first() != Some(&b'{') {
+            return Err("settings must be a mapping (a YAML/JSON object)".to_string());
+        }
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let mut settings: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            // serde_json appends ` at line L column C`: positions in the JSON the host built
+            // from the user's YAML, which would only mislead.
+            let inner = e.inner().to_string();
+            let inner = match inner.rsplit_once(" at line ") {
+                Some((text, _)) => text.to_string(),
+                None => inner,
+            };
+            if path == "." {
+                inner
+            } else {
+                format!("{path}: {inner}")
+            }
+        })?;
+        for cip in &mut settings.policies {
+            cip.apply_defaults();
+        }
+        Ok(settings)
+    }
+
+    /// Full settings validation: every CIP rule, unsupported features, duplicate names, Rego
+    /// parsing. Returns every error, each prefixed `policies[i] (name): `.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        if !(1..=60_000).contains(&self.rego_timeout_milliseconds) {
+            errors.push(format!(
+                "invalid value: {}: regoTimeoutMilliseconds\nexpected 1 to 60000",
+                self.rego_timeout_milliseconds
+            ));
+        }
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, cip) in self.policies.iter().enumerate() {
+            let prefix = format!("policies[{i}] ({})", cip.name());
+            let mut errs: Vec<FieldError> = validation::validate_cip(cip);
+            errs.extend(validation::unsupported_features(cip));
+            if !cip.name().is_empty() {
+                if let Some(first) = seen.insert(cip.name(), i) {
+                    errs.push(FieldError {
+                        message: format!("invalid value: {}", cip.name()),
+                        paths: vec!["metadata.name".into()],
+                        details: Some(format!(
+                            "duplicate name: policies[{first}] has the same name"
+                        )),
+                    });
+                }
+            }
+            if let Some(policy) = &cip.spec.policy {
+                if policy.type_ == "rego" {
+                    if let Some(data) = &policy.data {
+                        if let Err(e) =
+                            rego::RegoPolicy::compile(data, self.rego_timeout_milliseconds)
+                        {
+                            errs.push(FieldError {
+                                message: "invalid rego policy".into(),
+                                paths: vec!["spec.policy.data".into()],
+                                details: Some(e),
+                            });
+                        }
+                    }
+                }
+            }
+            errors.extend(errs.into_iter().map(|e| format!("{prefix}: {e}")));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The `validate_settings` entry point's logic: `Ok(())` or the message to report.
+pub fn validate_settings_payload(payload: &[u8]) -> Result<(), String> {
+    let settings = Settings::from_json(payload)?;
+    settings.validate().map_err(|errs| errs.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_json(b"{}").unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(Settings::from_json(b"null").unwrap(), Settings::default());
+        assert_eq!(Settings::from_json(b"").unwrap(), Settings::default());
+        let s = Settings::from_json(br#"{"noMatchPolicy":"warn","policies":[{"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"a"},"spec":{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}}]}"#).unwrap();
+        assert_eq!(s.no_match_policy, NoMatchPolicy::Warn);
+        assert_eq!(s.policies[0].spec.mode.as_deref(), Some("enforce"));
+        assert_eq!(s.policies[0].spec.authorities[0].name(), "authority-0");
+        assert_eq!(s.validate(), Ok(()));
+    }
+
+    #[test]
+    fn decode_errors_name_the_path() {
+        let e = Settings::from_json(br#"{"noMatchPolicy":"maybe"}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "noMatchPolicy: unknown variant `maybe`, expected one of `deny`, `warn`, `allow`"
+        );
+        let e = Settings::from_json(br#"{"policies":[{"spec":{"images":[{"regex":"x"}]}}]}"#)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "policies[0].spec.images[0].regex: unknown field `regex`, expected `glob`"
+        );
+        let e = Settings::from_json(br#"{"polices":[]}"#).unwrap_err();
+        assert!(e.starts_with("polices: unknown field `polices`"), "{e}");
+        let e = Settings::from_json(b"[1]").unwrap_err();
+        assert_eq!(e, "settings must be a mapping (a YAML/JSON object)");
+    }
+
+    #[test]
+    fn all_errors_are_reported_with_prefix() {
+        let s = Settings::from_json(br#"{"policies":[
+            {"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"a"},"spec":{"images":[],"authorities":[{"static":{"action":"pass"}}]}},
+            {"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"a"},"spec":{"images":[{"glob":"**"}],"mode":"garbage","authorities":[{"static":{"action":"pass"}}],
+             "policy":{"type":"rego","data":"package sigstore\nisCompliant {"}}}
+        ]}"#).unwrap();
+        let errs = s.validate().unwrap_err();
+        assert_eq!(errs[0], "policies[0] (a): missing field(s): spec.images");
+        assert_eq!(
+            errs[1],
+            "policies[1] (a): invalid value: garbage: spec.mode\nunsupported mode"
+        );
+        assert_eq!(
+            errs[2],
+            "policies[1] (a): invalid value: a: metadata.name\nduplicate name: policies[0] has the same name"
+        );
+        assert!(
+            errs[3].starts_with("policies[1] (a): invalid rego policy: spec.policy.data\n"),
+            "{}",
+            errs[3]
+        );
+        assert_eq!(errs.len(), 4);
+    }
+}
