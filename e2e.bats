@@ -1,0 +1,253 @@
+#!/usr/bin/env bats
+# End-to-end tests: the built module run on real admission requests.
+#
+# KWCTL is the binary that runs the policy: the real `kwctl` when it is on the PATH, the
+# project's kwctl-compatible runner otherwise. POLICY is the module (policy.wasm by default;
+# `make e2e-tests` passes annotated-policy.wasm when the real kwctl is used).
+
+setup() {
+  cd "$BATS_TEST_DIRNAME"
+  KWCTL="${KWCTL:-$(command -v kwctl || echo "$BATS_TEST_DIRNAME/target/runner/cip-runner")}"
+  POLICY="${POLICY:-$BATS_TEST_DIRNAME/policy.wasm}"
+}
+
+# policy SETTINGS REQUEST [EXTRA ARGS...]: runs the policy; $output is the response line,
+# $stderr what the runner printed on stderr.
+policy() {
+  local settings="$1" request="$2"
+  shift 2
+  run --separate-stderr "$KWCTL" run --request-path "$request" --settings-path "$settings" "$@" "$POLICY"
+  echo "status = ${status}"
+  echo "output = ${output}"
+  echo "stderr = ${stderr}"
+}
+
+# with_image REQUEST IMAGE: a copy of REQUEST whose first container runs IMAGE.
+with_image() {
+  jq --arg img "$2" '.object.spec.containers[0].image = $img' "$1" >"$BATS_TEST_TMPDIR/request.json"
+  echo "$BATS_TEST_TMPDIR/request.json"
+}
+
+allowed() { [ "$(jq -r '.allowed' <<<"$output")" = "$1" ]; }
+message() { jq -r '.status.message // ""' <<<"$output"; }
+warnings() { jq -r '(.warnings // []) | join("\n---\n")' <<<"$output"; }
+
+REGO_NOT_COMPLIANT="failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant'"
+
+# --- The seed scenario -------------------------------------------------------------------
+
+@test "seed 1: no ClusterImagePolicy, nginx is denied with no matching policies" {
+  policy test_data/settings/seed-step1.yaml "$(with_image test_data/requests/pod.json nginx)"
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+@test "seed 2: chainguard-image-policy admits cgr.dev/chainguard/nginx:latest" {
+  policy test_data/settings/seed-step2.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest)"
+  [ "$status" -eq 0 ]
+  allowed true
+  [ "$(jq -r '.uid' <<<"$output")" = "pod-create" ]
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "seed 2: chainguard-image-policy does not cover nginx" {
+  policy test_data/settings/seed-step2.yaml "$(with_image test_data/requests/pod.json nginx)"
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+@test "seed 3: disallow-latest-tag denies cgr.dev/chainguard/nginx:latest" {
+  policy test_data/settings/seed-step3.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest)"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: disallow-latest-tag: spec.containers[0].image"$'\n'"cgr.dev/chainguard/nginx:latest $REGO_NOT_COMPLIANT" ]
+}
+
+@test "seed 3: disallow-latest-tag admits cgr.dev/chainguard/nginx:latest-dev" {
+  policy test_data/settings/seed-step3.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest-dev)"
+  allowed true
+}
+
+@test "seed 3: an image without a tag is not compliant either (split gives one part)" {
+  policy test_data/settings/seed-step3.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx)"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: disallow-latest-tag: spec.containers[0].image"$'\n'"cgr.dev/chainguard/nginx $REGO_NOT_COMPLIANT" ]
+}
+
+# --- Workload kinds ----------------------------------------------------------------------
+
+@test "Deployment: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/deployment.json
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "ReplicaSet: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/replicaset.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "StatefulSet: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/statefulset.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "DaemonSet: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/daemonset.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "ReplicationController: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/replicationcontroller.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "Job: images of the pod template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/job.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "CronJob: images of the job template are checked" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/cronjob.json
+  [ "$(message)" = $'validation failed: no matching policies: spec.jobTemplate.spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "a Deployment admitted by the seed CIPs" {
+  jq '.object.spec.template.spec.containers[0].image = "cgr.dev/chainguard/nginx:1.27"' test_data/requests/deployment.json >"$BATS_TEST_TMPDIR/d.json"
+  policy test_data/settings/seed-step3.yaml "$BATS_TEST_TMPDIR/d.json"
+  allowed true
+}
+
+@test "init, ephemeral containers and image volumes are checked, paths merged like upstream" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/pod-all-images.json
+  allowed false
+  # knative order: by message, then by details (the image); equal entries merge their paths.
+  expected="validation failed: no matching policies: spec.initContainers[0].image
+busybox
+no matching policies: spec.ephemeralContainers[0].image
+busybox:1.36
+no matching policies: spec.containers[0].image, spec.containers[1].image
+nginx
+no matching policies: spec.volumes[0].image
+quay.io/demo/data:v1"
+  [ "$(message)" = "$expected" ]
+}
+
+@test "kubectl debug (pods/ephemeralcontainers) cannot bypass the policy" {
+  policy test_data/settings/seed-step2.yaml test_data/requests/pod-ephemeral-debug.json
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx\nno matching policies: spec.ephemeralContainers[0].image\nbusybox' ]
+}
+
+@test "an UPDATE that only scales a Deployment down is accepted without checks" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/deployment-scale-down.json
+  allowed true
+}
+
+@test "scaling a Deployment up re-checks its images" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/deployment-scale-up.json
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "DELETE is accepted" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/pod-delete.json
+  allowed true
+  [ "$(jq -r '.uid' <<<"$output")" = "pod-delete" ]
+}
+
+@test "kinds without images are accepted" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/service.json
+  allowed true
+  [ "$(jq -r '.uid' <<<"$output")" = "service-create" ]
+}
+
+@test "an AdmissionReview document is accepted as request" {
+  policy test_data/settings/seed-step1.yaml test_data/requests/pod-admissionreview.json
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+# --- Modes and no-match policies ---------------------------------------------------------
+
+@test "static fail in enforce mode denies with the authority's message" {
+  policy test_data/settings/static-fail.yaml "$(with_image test_data/requests/pod.json ghcr.io/acme/app:v1)"
+  allowed false
+  [ "$(message)" = $'validation failed: failed policy: deny-all: spec.containers[0].image\nghcr.io/acme/app:v1 disallowed by static policy: nothing runs here' ]
+}
+
+@test "warn mode: a failing CIP admits with a warning" {
+  policy test_data/settings/static-fail-warn.yaml "$(with_image test_data/requests/pod.json nginx:1.27)"
+  allowed true
+  [ "$(warnings)" = $'failed policy: quarantine: spec.containers[0].image\nnginx:1.27 disallowed by static policy: library images are being phased out' ]
+}
+
+@test "warn mode does not cover images its globs miss" {
+  policy test_data/settings/static-fail-warn.yaml "$(with_image test_data/requests/pod.json ghcr.io/acme/app:v1)"
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nghcr.io/acme/app:v1' ]
+}
+
+@test "noMatchPolicy warn admits unmatched images with a warning" {
+  policy test_data/settings/no-match-warn.yaml test_data/requests/pod.json
+  allowed true
+  [ "$(warnings)" = $'no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+@test "noMatchPolicy allow admits unmatched images silently" {
+  policy test_data/settings/no-match-allow.yaml test_data/requests/pod.json
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "noMatchPolicy deny is the default" {
+  policy test_data/settings/seed-step2.yaml test_data/requests/pod.json
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+# --- Bad input ---------------------------------------------------------------------------
+
+@test "an unparsable image is denied whatever the no-match policy" {
+  policy test_data/settings/no-match-allow.yaml "$(with_image test_data/requests/pod.json NGINX)"
+  allowed false
+  [ "$(message)" = $'validation failed: could not parse reference: NGINX: spec.containers[0].image\nrepository name must be lowercase' ]
+}
+
+@test "an image with a malformed digest is denied" {
+  policy test_data/settings/seed-step3.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx@sha256:1234)"
+  allowed false
+  [ "$(message)" = $'validation failed: could not parse reference: cgr.dev/chainguard/nginx@sha256:1234: spec.containers[0].image\ninvalid checksum digest length' ]
+}
+
+@test "invalid settings: every error is reported, with the policy's name and field path" {
+  policy test_data/settings/invalid-many.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *"Provided settings are not valid: "* ]]
+  [[ "$stderr" == *'policies[0] (broken): invalid value: garbage: spec.mode'* ]]
+  [[ "$stderr" == *'policies[0] (broken): invalid value: $FOO*: spec.images[0].glob'*'glob is invalid: invalid glob "$FOO*"'* ]]
+  [[ "$stderr" == *'policies[0] (broken): invalid value: maybe: spec.authorities[0].static.action'* ]]
+  [[ "$stderr" == *'policies[1] (broken): invalid value: ImagePolicy: kind'* ]]
+  [[ "$stderr" == *'policies[1] (broken): expected exactly one, got neither: spec.authorities[0].key, spec.authorities[0].keyless, spec.authorities[0].static'* ]]
+  [[ "$stderr" == *'policies[1] (broken): invalid value: broken: metadata.name'*'duplicate name'* ]]
+}
+
+@test "invalid settings: a Rego policy that does not parse" {
+  policy test_data/settings/invalid-rego.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (bad-rego): invalid rego policy: spec.policy.data'* ]]
+}
+
+@test "invalid settings: a CUE policy is named as unsupported" {
+  policy test_data/settings/unsupported-cue.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (cue-policy): not supported: spec.policy.type'*'no CUE evaluator for Rust'* ]]
+}
+
+@test "invalid settings: an unknown field is refused with its path" {
+  printf 'noMatchPolicy: deny\npolicies:\n  - apiVersion: policy.sigstore.dev/v1beta1\n    kind: ClusterImagePolicy\n    metadata: {name: old}\n    spec:\n      images: [{regex: "ghcr.io/.*"}]\n' >"$BATS_TEST_TMPDIR/s.yaml"
+  policy "$BATS_TEST_TMPDIR/s.yaml" test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0].spec.images[0].regex: unknown field `regex`, expected `glob`'* ]]
+}
