@@ -5,7 +5,7 @@
 //! a failed verification as an error (`is_trusted: false` never happens), so callers treat
 //! every `Err` as "not verified" (`../shared/reference/kubewarden.md` §1.4).
 
-use kubewarden_policy_sdk::host_capabilities::{oci, verification};
+use kubewarden_policy_sdk::host_capabilities::{kubernetes, oci, verification};
 use serde_json::Value;
 
 /// A host capability failed; the message is the host's, trimmed of transport noise.
@@ -56,6 +56,102 @@ pub trait Host {
 
     /// `oci/v1/oci_manifest`: the manifest or index JSON.
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError>;
+
+    /// `kubernetes/get_resource` (context-aware): the object, e.g. a `v1` `Secret`.
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Value, HostError>;
+}
+
+/// Memoises another [`Host`] for one admission request, so that each distinct call (same
+/// capability, image, key or identity) reaches the host once however many containers, CIPs or
+/// authorities ask it. Errors are memoised too: the request sees one consistent answer.
+pub struct CachedHost<'a> {
+    inner: &'a dyn Host,
+    text: std::cell::RefCell<std::collections::HashMap<String, Result<String, HostError>>>,
+    json: std::cell::RefCell<std::collections::HashMap<String, Result<Value, HostError>>>,
+}
+
+impl<'a> CachedHost<'a> {
+    /// Wraps `inner` with an empty cache.
+    pub fn new(inner: &'a dyn Host) -> Self {
+        CachedHost {
+            inner,
+            text: Default::default(),
+            json: Default::default(),
+        }
+    }
+
+    fn text(
+        &self,
+        key: String,
+        call: impl FnOnce() -> Result<String, HostError>,
+    ) -> Result<String, HostError> {
+        if let Some(answer) = self.text.borrow().get(&key) {
+            return answer.clone();
+        }
+        let answer = call();
+        self.text.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+
+    fn json(
+        &self,
+        key: String,
+        call: impl FnOnce() -> Result<Value, HostError>,
+    ) -> Result<Value, HostError> {
+        if let Some(answer) = self.json.borrow().get(&key) {
+            return answer.clone();
+        }
+        let answer = call();
+        self.json.borrow_mut().insert(key, answer.clone());
+        answer
+    }
+}
+
+impl Host for CachedHost<'_> {
+    fn manifest_digest(&self, image: &str) -> Result<String, HostError> {
+        self.text(format!("digest\0{image}"), || {
+            self.inner.manifest_digest(image)
+        })
+    }
+    fn verify_pub_key(&self, image: &str, pem_key: &str) -> Result<String, HostError> {
+        self.text(format!("key\0{image}\0{pem_key}"), || {
+            self.inner.verify_pub_key(image, pem_key)
+        })
+    }
+    fn verify_keyless_exact(
+        &self,
+        image: &str,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<String, HostError> {
+        self.text(format!("keyless\0{image}\0{issuer}\0{subject}"), || {
+            self.inner.verify_keyless_exact(image, issuer, subject)
+        })
+    }
+    fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
+        self.json(format!("manifest\0{image}"), || {
+            self.inner.oci_manifest(image)
+        })
+    }
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Value, HostError> {
+        let ns = namespace.unwrap_or("");
+        self.json(
+            format!("resource\0{api_version}\0{kind}\0{ns}\0{name}"),
+            || self.inner.get_resource(api_version, kind, name, namespace),
+        )
+    }
 }
 
 /// The real host, through `kubewarden-policy-sdk`.
@@ -99,6 +195,24 @@ impl Host for SdkHost {
         serde_json::to_value(&manifest)
             .map_err(|e| HostError(format!("cannot encode the manifest: {e}")))
     }
+
+    fn get_resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+    ) -> Result<Value, HostError> {
+        let request = kubernetes::GetResourceRequest {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+            disable_cache: false,
+            field_masks: None,
+        };
+        kubernetes::get_resource::<Value>(&request).map_err(sdk_err)
+    }
 }
 
 /// `is_trusted: false` is not expected from the host; treat it as a failure anyway.
@@ -136,7 +250,8 @@ pub mod fake {
     use std::collections::HashMap;
 
     /// Answers keyed by call: `manifest_digest <image>`, `verify_pub_key <image> <pem>`,
-    /// `verify_keyless_exact <image> <issuer> <subject>`, `oci_manifest <image>`. An
+    /// `verify_keyless_exact <image> <issuer> <subject>`, `oci_manifest <image>`,
+    /// `get_resource <apiVersion> <kind> <namespace>/<name>`. An
     /// unscripted call fails with `no fake answer for <call>`.
     #[derive(Debug, Default)]
     pub struct FakeHost {
@@ -164,7 +279,7 @@ pub mod fake {
             self.calls.borrow_mut().push(key.clone());
             match self.answers.get(&key) {
                 Some(Ok(payload)) => Ok(payload.clone()),
-                Some(Err(message)) => Err(HostError(message.clone())),
+                Some(Err(message)) => Err(HostError::from_sdk_text(message)),
                 None => Err(HostError(format!("no fake answer for {key}"))),
             }
         }
@@ -189,6 +304,18 @@ pub mod fake {
             let text = self.call(format!("oci_manifest {image}"))?;
             serde_json::from_str(&text)
                 .map_err(|e| HostError(format!("invalid manifest JSON: {e}")))
+        }
+        fn get_resource(
+            &self,
+            api_version: &str,
+            kind: &str,
+            name: &str,
+            namespace: Option<&str>,
+        ) -> Result<Value, HostError> {
+            let ns = namespace.unwrap_or("");
+            let text = self.call(format!("get_resource {api_version} {kind} {ns}/{name}"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| HostError(format!("invalid resource JSON: {e}")))
         }
     }
 }

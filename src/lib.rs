@@ -17,6 +17,7 @@
 //! a rejection with a message.
 
 pub mod authority;
+pub mod certificate;
 pub mod cip;
 pub mod glob;
 pub mod host;
@@ -28,7 +29,7 @@ pub mod settings;
 pub mod verdict;
 pub mod workload;
 
-use host::{Host, SdkHost};
+use host::{CachedHost, Host, SdkHost};
 use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
@@ -139,15 +140,31 @@ pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse
     if workload.images.is_empty() {
         return accept(Vec::new());
     }
-    let decision = verdict::Evaluator::new(&settings, host).evaluate(&workload, &request.kind);
+    let host = CachedHost::new(host);
+    let decision = verdict::Evaluator::new(&settings, &host).evaluate(&workload, &request.kind);
     let warnings = decision.warnings();
-    match decision.rejection() {
-        Some(message) => ValidationResponse {
+    if let Some(message) = decision.rejection() {
+        return ValidationResponse {
             warnings: (!warnings.is_empty()).then_some(warnings),
             ..reject(message)
-        },
-        None => accept(warnings),
+        };
     }
+    let mut response = accept(warnings);
+    if !decision.patches.is_empty() {
+        let mut object = request.object;
+        for (pointer, image) in decision.patches {
+            match object.pointer_mut(&pointer) {
+                Some(slot) => *slot = serde_json::Value::String(image),
+                None => {
+                    return reject(format!(
+                        "cannot pin the image at {pointer}: the field is missing"
+                    ));
+                }
+            }
+        }
+        response.mutated_object = Some(object);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -200,6 +217,125 @@ mod tests {
             Some(vec![
                 "no matching policies: spec.containers[0].image\nnginx".to_string()
             ])
+        );
+    }
+
+    const K1: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEk2SIAFL3NjsOkTvjt2QG54X7NzY5\n7KFe4WSAWsamZqtD2uI/7bvQDQWwx5+Z9U8z9ucV58RB3c/zI87vgrZJ9Q==\n-----END PUBLIC KEY-----\n";
+    const D: &str = "sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32";
+
+    fn key_settings(mode: &str, modify: bool) -> serde_json::Value {
+        json!({
+            "modifyImagesWithDigest": modify,
+            "policies": [{
+                "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": "signed"},
+                "spec": {"mode": mode, "images": [{"glob": "127.0.0.1:5000/**"}], "authorities": [{"key": {"data": K1}}]}
+            }]
+        })
+    }
+
+    fn pod_with(images: &[&str]) -> serde_json::Value {
+        let containers: Vec<_> = images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| json!({"name": format!("c{i}"), "image": img}))
+            .collect();
+        json!({
+            "uid": "1",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE",
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": containers}}
+        })
+    }
+
+    fn run_with(
+        host: &FakeHost,
+        request: serde_json::Value,
+        settings: serde_json::Value,
+    ) -> ValidationResponse {
+        let payload = json!({"request": request, "settings": settings}).to_string();
+        validate_with_host(payload.as_bytes(), host)
+    }
+
+    #[test]
+    fn signed_image_is_pinned_to_the_verified_digest_once_per_image() {
+        let img = "127.0.0.1:5000/demo/app:signed";
+        let host = FakeHost::default().answer(&format!("verify_pub_key {img} {K1}"), Ok(D));
+        let r = run_with(&host, pod_with(&[img, img]), key_settings("enforce", true));
+        assert!(r.accepted, "{:?}", r.message);
+        let object = r.mutated_object.unwrap();
+        assert_eq!(
+            object["spec"]["containers"][0]["image"],
+            format!("{img}@{D}")
+        );
+        assert_eq!(
+            object["spec"]["containers"][1]["image"],
+            format!("{img}@{D}")
+        );
+        assert_eq!(
+            host.calls().len(),
+            1,
+            "one host call per distinct image and key"
+        );
+    }
+
+    #[test]
+    fn pinned_or_unmodified_images_are_not_mutated() {
+        let pinned = format!("127.0.0.1:5000/demo/app:signed@{D}");
+        let host = FakeHost::default().answer(&format!("verify_pub_key {pinned} {K1}"), Ok(D));
+        let r = run_with(&host, pod_with(&[&pinned]), key_settings("enforce", true));
+        assert!(r.accepted && r.mutated_object.is_none());
+        let img = "127.0.0.1:5000/demo/app:signed";
+        let host = FakeHost::default().answer(&format!("verify_pub_key {img} {K1}"), Ok(D));
+        let r = run_with(&host, pod_with(&[img]), key_settings("enforce", false));
+        assert!(r.accepted && r.mutated_object.is_none());
+    }
+
+    #[test]
+    fn failed_verification_denies_or_warns() {
+        let img = "127.0.0.1:5000/demo/app:unsigned";
+        let host = FakeHost::default().answer(
+            &format!("verify_pub_key {img} {K1}"),
+            Err(&format!("no signatures found for image: {img} ")),
+        );
+        let r = run_with(&host, pod_with(&[img]), key_settings("enforce", true));
+        assert!(!r.accepted);
+        assert_eq!(
+            r.message.unwrap(),
+            format!(
+                "validation failed: failed policy: signed: spec.containers[0].image\n{img} signature key validation failed for authority authority-0 for {img}: no signatures found for image: {img}"
+            )
+        );
+        let r = run_with(&host, pod_with(&[img]), key_settings("warn", true));
+        assert!(r.accepted && r.mutated_object.is_none());
+        assert_eq!(r.warnings.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn static_only_resolves_digest_only_when_mutating() {
+        let settings = |modify: bool| json!({"modifyImagesWithDigest": modify, "policies": [{"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "s"}, "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}]}}]});
+        let host = FakeHost::default();
+        assert!(run_with(&host, pod_with(&["nginx"]), settings(false)).accepted);
+        assert!(
+            host.calls().is_empty(),
+            "static-only without mutation makes no host call"
+        );
+        let host = FakeHost::default().answer("manifest_digest nginx", Ok(D));
+        let r = run_with(&host, pod_with(&["nginx"]), settings(true));
+        assert_eq!(
+            r.mutated_object.unwrap()["spec"]["containers"][0]["image"],
+            format!("nginx@{D}")
+        );
+        let host = FakeHost::default().answer(
+            "manifest_digest nginx",
+            Err("Fail to interact with OCI registry: manifest unknown"),
+        );
+        let r = run_with(&host, pod_with(&["nginx"]), settings(true));
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "validation failed: failed to resolve digest: spec.containers[0].image\nnginx Fail to interact with OCI registry: manifest unknown"
+            )
         );
     }
 

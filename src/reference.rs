@@ -109,6 +109,17 @@ impl ImageRef {
         self.tag_written
     }
 
+    /// The repository as written, without tag or digest: `nginx`, `127.0.0.1:5000/demo/app`.
+    /// The host normalises it the same way as the image itself.
+    pub fn name_as_written(&self) -> &str {
+        let name = self.raw.split('@').next().unwrap_or(&self.raw);
+        if self.tag_written {
+            name.rsplit_once(':').map(|(n, _)| n).unwrap_or(name)
+        } else {
+            name
+        }
+    }
+
     /// Normalised repository name: `index.docker.io/library/nginx`.
     pub fn repository_name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
@@ -177,6 +188,23 @@ mod tests {
         let r = ImageRef::parse(&format!("ghcr.io/foo@{H}")).unwrap();
         assert_eq!(r.glob_candidates(), vec![format!("ghcr.io/foo@{H}")]);
         assert_eq!(r.raw(), format!("ghcr.io/foo@{H}"));
+        assert_eq!(r.name_as_written(), "ghcr.io/foo");
+        assert_eq!(
+            ImageRef::parse(&format!("localhost:5000/a/b:v1@{H}"))
+                .unwrap()
+                .name_as_written(),
+            "localhost:5000/a/b"
+        );
+        assert_eq!(
+            ImageRef::parse("localhost:5000/a")
+                .unwrap()
+                .name_as_written(),
+            "localhost:5000/a"
+        );
+        assert_eq!(
+            ImageRef::parse("nginx:1.25").unwrap().name_as_written(),
+            "nginx"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!     metadata: {name: chainguard-image-policy}
 //!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
 //! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
+//! modifyImagesWithDigest: true   # pin admitted tag-only images to their verified digest
 //! ```
 //!
 //! `noMatchPolicy` mirrors the `no-match-policy` key of upstream's `config-policy-controller`
@@ -53,6 +54,13 @@ pub struct Settings {
     /// Wall-clock budget of one Rego evaluation, in milliseconds (1 to 60000).
     #[serde(default = "default_rego_timeout")]
     pub rego_timeout_milliseconds: u64,
+    /// Pin admitted tag-only images to the digest the host verified (or resolved).
+    #[serde(default = "default_true")]
+    pub modify_images_with_digest: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for Settings {
@@ -61,6 +69,7 @@ impl Default for Settings {
             no_match_policy: NoMatchPolicy::Deny,
             policies: Vec::new(),
             rego_timeout_milliseconds: DEFAULT_REGO_TIMEOUT_MS,
+            modify_images_with_digest: true,
         }
     }
 }
@@ -115,31 +124,27 @@ impl Settings {
             let prefix = format!("policies[{i}] ({})", cip.name());
             let mut errs: Vec<FieldError> = validation::validate_cip(cip);
             errs.extend(validation::unsupported_features(cip));
-            if !cip.name().is_empty() {
-                if let Some(first) = seen.insert(cip.name(), i) {
-                    errs.push(FieldError {
-                        message: format!("invalid value: {}", cip.name()),
-                        paths: vec!["metadata.name".into()],
-                        details: Some(format!(
-                            "duplicate name: policies[{first}] has the same name"
-                        )),
-                    });
-                }
+            if !cip.name().is_empty()
+                && let Some(first) = seen.insert(cip.name(), i)
+            {
+                errs.push(FieldError {
+                    message: format!("invalid value: {}", cip.name()),
+                    paths: vec!["metadata.name".into()],
+                    details: Some(format!(
+                        "duplicate name: policies[{first}] has the same name"
+                    )),
+                });
             }
-            if let Some(policy) = &cip.spec.policy {
-                if policy.type_ == "rego" {
-                    if let Some(data) = &policy.data {
-                        if let Err(e) =
-                            rego::RegoPolicy::compile(data, self.rego_timeout_milliseconds)
-                        {
-                            errs.push(FieldError {
-                                message: "invalid rego policy".into(),
-                                paths: vec!["spec.policy.data".into()],
-                                details: Some(e),
-                            });
-                        }
-                    }
-                }
+            if let Some(policy) = &cip.spec.policy
+                && policy.type_ == "rego"
+                && let Some(data) = &policy.data
+                && let Err(e) = rego::RegoPolicy::compile(data, self.rego_timeout_milliseconds)
+            {
+                errs.push(FieldError {
+                    message: "invalid rego policy".into(),
+                    paths: vec!["spec.policy.data".into()],
+                    details: Some(e),
+                });
             }
             errors.extend(errs.into_iter().map(|e| format!("{prefix}: {e}")));
         }

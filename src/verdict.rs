@@ -11,7 +11,7 @@
 //! message and details merged (paths joined by `, `), sorted by message then details, joined by
 //! newlines, and the rejection prefixed with `validation failed: `.
 
-use crate::authority::{self, AuthorityPass};
+use crate::authority::{AuthorityPass, Checker};
 use crate::cip::{ClusterImagePolicy, Mode};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
@@ -19,7 +19,7 @@ use crate::reference::ImageRef;
 use crate::rego::{self, RegoPolicy};
 use crate::selector;
 use crate::settings::{NoMatchPolicy, Settings};
-use crate::workload::Workload;
+use crate::workload::{Workload, WorkloadImage};
 use kubewarden_policy_sdk::request::GroupVersionKind;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +51,8 @@ pub struct Entry {
 pub struct Decision {
     /// Error and warning entries, in image order.
     pub entries: Vec<Entry>,
+    /// Digest pinning: (JSON pointer of the image, new image string), in image order.
+    pub patches: Vec<(String, String)>,
 }
 
 impl Decision {
@@ -94,8 +96,13 @@ fn render<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<String> {
 /// The outcome of one CIP on one image.
 #[derive(Debug, Clone, PartialEq)]
 enum CipOutcome {
-    Pass { warning: Option<String> },
-    Fail { errors: Vec<String> },
+    Pass {
+        warning: Option<String>,
+        digest: Option<String>,
+    },
+    Fail {
+        errors: Vec<String>,
+    },
 }
 
 /// Evaluates settings against one workload. Globs are compiled once per call; a CIP's Rego is
@@ -103,6 +110,7 @@ enum CipOutcome {
 /// evaluated once per CIP however many containers use it.
 pub struct Evaluator<'a> {
     settings: &'a Settings,
+    host: &'a dyn Host,
     globs: Result<GlobMatcher, String>,
     runner: CipRunner<'a>,
 }
@@ -110,7 +118,7 @@ pub struct Evaluator<'a> {
 /// Runs CIPs on images, remembering compiled Rego and outcomes for the request.
 struct CipRunner<'a> {
     settings: &'a Settings,
-    host: &'a dyn Host,
+    checker: Checker<'a>,
     rego: HashMap<usize, Result<RegoPolicy, String>>,
     outcomes: HashMap<(String, usize), CipOutcome>,
 }
@@ -130,10 +138,11 @@ impl<'a> Evaluator<'a> {
         });
         Evaluator {
             settings,
+            host,
             globs,
             runner: CipRunner {
                 settings,
-                host,
+                checker: Checker::new(host),
                 rego: HashMap::new(),
                 outcomes: HashMap::new(),
             },
@@ -204,22 +213,36 @@ impl<'a> Evaluator<'a> {
                 });
                 continue;
             }
-            for index in matching {
+            let mut failed = false;
+            let mut passed_any = false;
+            let mut all_warn = true;
+            let mut digests: Vec<String> = Vec::new();
+            for &index in &matching {
                 let cip = &self.settings.policies[index];
+                all_warn &= cip.mode() == Mode::Warn;
                 let outcome = self.runner.cip_outcome(index, &reference, workload);
                 let (level, message, details) = match outcome {
-                    CipOutcome::Pass { warning: None } => continue,
-                    CipOutcome::Pass { warning: Some(w) } => (
-                        Level::Warning,
-                        format!("warning from policy: {}", cip.name()),
-                        format!("{} {w}", img.image),
-                    ),
+                    CipOutcome::Pass { warning, digest } => {
+                        passed_any = true;
+                        if let Some(d) = digest
+                            && !digests.contains(&d)
+                        {
+                            digests.push(d);
+                        }
+                        let Some(w) = warning else { continue };
+                        (
+                            Level::Warning,
+                            format!("warning from policy: {}", cip.name()),
+                            format!("{} {w}", img.image),
+                        )
+                    }
                     CipOutcome::Fail { errors } => {
                         let level = if cip.mode() == Mode::Warn {
                             Level::Warning
                         } else {
                             Level::Error
                         };
+                        failed |= level == Level::Error;
                         let mut details = img.image.clone();
                         for e in errors {
                             details.push(' ');
@@ -235,8 +258,79 @@ impl<'a> Evaluator<'a> {
                     details,
                 });
             }
+            if passed_any && !failed {
+                self.pin(img, &reference, digests, all_warn, &mut decision);
+            }
         }
         decision
+    }
+
+    /// Pins an admitted image to the digest the host verified, or resolves one when only
+    /// static authorities admitted it (no host call when `modifyImagesWithDigest` is off).
+    /// Problems are errors, or warnings when every matching CIP is in warn mode.
+    fn pin(
+        &self,
+        img: &WorkloadImage,
+        reference: &ImageRef,
+        mut digests: Vec<String>,
+        all_warn: bool,
+        decision: &mut Decision,
+    ) {
+        let level = if all_warn {
+            Level::Warning
+        } else {
+            Level::Error
+        };
+        let mut problem = |message: &str, details: String| {
+            decision.entries.push(Entry {
+                level,
+                message: message.to_string(),
+                path: img.path.clone(),
+                details,
+            });
+        };
+        if digests.len() > 1 {
+            problem(
+                "digest mismatch",
+                format!(
+                    "{} the host verified different digests: {}",
+                    img.image,
+                    digests.join(", ")
+                ),
+            );
+            return;
+        }
+        if let Some(pinned) = reference.digest() {
+            if let Some(verified) = digests.first().filter(|v| v.as_str() != pinned) {
+                problem(
+                    "digest mismatch",
+                    format!("{} the host verified {verified}", img.image),
+                );
+            }
+            return;
+        }
+        if !self.settings.modify_images_with_digest {
+            return;
+        }
+        let digest = match digests.pop() {
+            Some(d) => d,
+            None => match self.host.manifest_digest(&img.image) {
+                Ok(d) => d,
+                Err(e) => return problem("failed to resolve digest", format!("{} {e}", img.image)),
+            },
+        };
+        match ImageRef::parse(&format!("{}@{digest}", img.image)) {
+            Ok(pinned) => decision
+                .patches
+                .push((img.pointer.clone(), pinned.raw().to_string())),
+            Err(e) => problem(
+                "failed to resolve digest",
+                format!(
+                    "{} the host returned an invalid digest {digest:?}: {}",
+                    img.image, e.reason
+                ),
+            ),
+        }
     }
 }
 
@@ -260,14 +354,26 @@ impl CipRunner<'_> {
         let cip = &self.settings.policies[index];
         let mut errors = Vec::new();
         let mut matches = Map::new();
+        let mut digests: Vec<String> = Vec::new();
         for authority in &cip.spec.authorities {
-            match authority::check(authority, image, self.host) {
-                Ok(AuthorityPass { matches: m, .. }) => {
+            match self.checker.check(authority, image) {
+                Ok(AuthorityPass { matches: m, digest }) => {
                     matches.insert(authority.name().to_string(), m);
+                    if let Some(d) = digest.filter(|d| !digests.contains(d)) {
+                        digests.push(d);
+                    }
                 }
                 Err(e) => errors.push(e),
             }
         }
+        if digests.len() > 1 {
+            errors.push(format!(
+                "the host verified different digests: {}",
+                digests.join(", ")
+            ));
+            return CipOutcome::Fail { errors };
+        }
+        let digest = digests.pop();
         if matches.is_empty() {
             if errors.is_empty() {
                 errors.push(format!("failed to process policy: {}", cip.name()));
@@ -275,7 +381,10 @@ impl CipRunner<'_> {
             return CipOutcome::Fail { errors };
         }
         let Some(policy) = &cip.spec.policy else {
-            return CipOutcome::Pass { warning: None };
+            return CipOutcome::Pass {
+                warning: None,
+                digest,
+            };
         };
         if policy.type_ != "rego" {
             errors.push(format!("sorry Type {} is not supported yet", policy.type_));
@@ -316,7 +425,10 @@ impl CipRunner<'_> {
             );
         }
         match compiled.evaluate(&Value::Object(input)) {
-            Ok(c) => CipOutcome::Pass { warning: c.warning },
+            Ok(c) => CipOutcome::Pass {
+                warning: c.warning,
+                digest,
+            },
             Err(e) => {
                 errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
                 CipOutcome::Fail { errors }
@@ -371,7 +483,7 @@ mod tests {
 
     fn settings(policies: Vec<Value>, no_match: &str) -> Settings {
         let s = Settings::from_json(
-            json!({"noMatchPolicy": no_match, "policies": policies})
+            json!({"noMatchPolicy": no_match, "policies": policies, "modifyImagesWithDigest": false})
                 .to_string()
                 .as_bytes(),
         )

@@ -355,12 +355,13 @@ impl ClusterImagePolicy {
             if authority.name.as_deref().unwrap_or("").is_empty() {
                 authority.name = Some(format!("authority-{i}"));
             }
-            if authority.key.is_none() && authority.static_.is_none() {
-                if let Some(keyless) = authority.keyless.as_mut() {
-                    if keyless.url.is_none() && keyless.ca_cert.is_none() {
-                        keyless.url = Some("https://fulcio.sigstore.dev".to_string());
-                    }
-                }
+            if authority.key.is_none()
+                && authority.static_.is_none()
+                && let Some(keyless) = authority.keyless.as_mut()
+                && keyless.url.is_none()
+                && keyless.ca_cert.is_none()
+            {
+                keyless.url = Some("https://fulcio.sigstore.dev".to_string());
             }
         }
     }

@@ -162,14 +162,14 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
                 Some("selector requires a resource type to match the labels".into()),
             ));
         }
-        if let Some(selector) = &m.selector {
-            if let Err(e) = crate::selector::check(selector) {
-                errs.push(invalid(
-                    &e.0,
-                    format!("spec.match[{i}].selector"),
-                    Some(e.1),
-                ));
-            }
+        if let Some(selector) = &m.selector
+            && let Err(e) = crate::selector::check(selector)
+        {
+            errs.push(invalid(
+                &e.0,
+                format!("spec.match[{i}].selector"),
+                Some(e.1),
+            ));
         }
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
@@ -305,10 +305,10 @@ fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
         }
     }
     // Rule 19.
-    if let Some(data) = &key.data {
-        if crate::pem::public_keys(data).is_err() {
-            errs.push(invalid(data, format!("{path}.data"), None));
-        }
+    if let Some(data) = &key.data
+        && crate::pem::public_keys(data).is_err()
+    {
+        errs.push(invalid(data, format!("{path}.data"), None));
     }
 }
 
@@ -349,14 +349,14 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
             (&id.issuer_reg_exp, "issuerRegExp"),
             (&id.subject_reg_exp, "subjectRegExp"),
         ] {
-            if let Some(re) = re {
-                if let Err(e) = regex::Regex::new(re) {
-                    errs.push(invalid(
-                        re,
-                        format!("{ipath}.{field}"),
-                        Some(format!("regex is invalid: {e}")),
-                    ));
-                }
+            if let Some(re) = re
+                && let Err(e) = regex::Regex::new(re)
+            {
+                errs.push(invalid(
+                    re,
+                    format!("{ipath}.{field}"),
+                    Some(format!("regex is invalid: {e}")),
+                ));
             }
         }
         // Rule 27.
@@ -455,11 +455,49 @@ pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, a) in cip.spec.authorities.iter().enumerate() {
         let path = format!("spec.authorities[{i}]");
-        if a.key.is_some() {
-            errs.push(unsupported(format!("{path}.key"), "key authorities are not implemented yet (signature verification through the host's oci/v2/verify capability)"));
+        if let Some(key) = &a.key {
+            if key.kms.is_some() {
+                errs.push(unsupported(format!("{path}.key.kms"), "KMS keys are not supported: the host verifies with PEM public keys only; put the public key in key.data"));
+            }
+            if let Some(h) = &key.hash_algorithm {
+                let h = h.trim().to_ascii_lowercase();
+                if h != "sha256" && ["sha224", "sha384", "sha512"].contains(&h.as_str()) {
+                    errs.push(unsupported(
+                        format!("{path}.key.hashAlgorithm"),
+                        "the host verifies signatures made over sha256 digests only",
+                    ));
+                }
+            }
+            if let Some(secret) = &key.secret_ref {
+                if secret.name.as_deref().unwrap_or("").is_empty() {
+                    errs.push(missing(&[format!("{path}.key.secretRef.name")]));
+                }
+                if secret.namespace.as_deref().unwrap_or("").is_empty() {
+                    errs.push(FieldError {
+                        message: "missing field(s)".into(),
+                        paths: vec![format!("{path}.key.secretRef.namespace")],
+                        details: Some("the policy runs in policy-server and has no namespace of its own: name the Secret's namespace".into()),
+                    });
+                }
+            }
         }
-        if a.keyless.is_some() {
-            errs.push(unsupported(format!("{path}.keyless"), "keyless authorities are not implemented yet (signature verification through the host's oci/v2/verify capability)"));
+        if let Some(keyless) = &a.keyless {
+            const TRUST: &str =
+                "policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config";
+            if let Some(url) = &keyless.url
+                && url.trim_end_matches('/') != "https://fulcio.sigstore.dev"
+            {
+                errs.push(unsupported(format!("{path}.keyless.url"), &format!("a Fulcio other than the public one is part of the host-wide Sigstore trust configuration ({TRUST})")));
+            }
+            if keyless.ca_cert.is_some() {
+                errs.push(unsupported(format!("{path}.keyless.ca-cert"), &format!("certificate authorities are part of the host-wide Sigstore trust configuration ({TRUST}); upstream never used this field either (sigstore/policy-controller#107)")));
+            }
+            if keyless.trust_root_ref.is_some() {
+                errs.push(unsupported(format!("{path}.keyless.trustRootRef"), &format!("trust roots are part of the host-wide Sigstore trust configuration ({TRUST}), not a per-call option")));
+            }
+            if keyless.insecure_ignore_sct.is_some() {
+                errs.push(unsupported(format!("{path}.keyless.insecureIgnoreSCT"), &format!("SCT verification is part of the host-wide Sigstore trust configuration ({TRUST}), not a per-call option")));
+            }
         }
         if a.attestations.is_some() {
             errs.push(unsupported(
@@ -476,10 +514,10 @@ pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
         if a.rfc3161timestamp.is_some() {
             errs.push(unsupported(format!("{path}.rfc3161timestamp"), "timestamp authorities are part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option"));
         }
-        if let Some(format) = &a.signature_format {
-            if format == "bundle" {
-                errs.push(unsupported(format!("{path}.signatureFormat"), "the host verifies cosign's legacy .sig signatures only; the bundle format (OCI referrers) is not found by it"));
-            }
+        if let Some(format) = &a.signature_format
+            && format == "bundle"
+        {
+            errs.push(unsupported(format!("{path}.signatureFormat"), "the host verifies cosign's legacy .sig signatures only; the bundle format (OCI referrers) is not found by it"));
         }
     }
     if let Some(policy) = &cip.spec.policy {
