@@ -1,0 +1,163 @@
+//! Command line, a compatible subset of `kwctl run`
+//! (kubewarden-controller `crates/kwctl/src/cli.rs` L253-388).
+//!
+//! Compatibility notes, all as in kwctl:
+//! - `--allowed-host-capabilities` takes zero or more values after one flag
+//!   (`num_args(0..)`, default `*`); giving the flag twice is an error in
+//!   kwctl, and here too. With no value at all, nothing is allowed.
+//!   Because it takes several values, put the policy path before it or end
+//!   its values with `--`.
+//! - `--settings-path` wins over `--settings-json` when both are given.
+//! - `--record-host-capabilities-interactions` is not offered (recording needs
+//!   the network); `--replay-host-capabilities-interactions` is.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kwctl-compatible runner for Kubewarden waPC policies, offline.
+#[derive(Debug, Parser)]
+#[command(name = "cip-runner", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a policy on one admission request (as `kwctl run`) and print the
+    /// AdmissionResponse as one JSON line.
+    Run(RunArgs),
+    /// Call only the policy's `validate_settings` and print its JSON answer.
+    ValidateSettings(ValidateSettingsArgs),
+}
+
+/// `--settings-path` / `--settings-json`.
+#[derive(Debug, Clone, Args)]
+pub struct SettingsArgs {
+    /// File containing the settings for this policy (YAML or JSON).
+    #[arg(short = 's', long, value_name = "PATH")]
+    pub settings_path: Option<PathBuf>,
+    /// JSON string containing the settings for this policy.
+    #[arg(long, value_name = "VALUE")]
+    pub settings_json: Option<String>,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// File containing the Kubernetes admission request object in JSON format
+    /// (`-` reads stdin). A bare AdmissionRequest or an AdmissionReview.
+    #[arg(short = 'r', long, value_name = "PATH")]
+    pub request_path: String,
+    /// Settings.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Answer host-capability calls from this recorded session (kwctl format).
+    #[arg(long, value_name = "FILE")]
+    pub replay_host_capabilities_interactions: Option<PathBuf>,
+    /// Grant access to the Kubernetes resources listed in the policy's
+    /// `contextAwareResources` metadata (none for an unannotated module).
+    #[arg(long)]
+    pub allow_context_aware: bool,
+    /// Host capabilities the policy is allowed to use. '*' allows all.
+    /// Examples: 'oci/*', 'oci/v2/verify', 'net/v1/dns_lookup_host'.
+    #[arg(
+        long,
+        num_args = 0..,
+        action = clap::ArgAction::Set,
+        default_values_t = [String::from("*")],
+        value_name = "PATTERN"
+    )]
+    pub allowed_host_capabilities: Vec<String>,
+    /// The policy module (.wasm).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+}
+
+/// Arguments of `validate-settings`.
+#[derive(Debug, Clone, Args)]
+pub struct ValidateSettingsArgs {
+    /// Settings.
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// The policy module (.wasm).
+    #[arg(value_name = "POLICY")]
+    pub policy: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cip-runner").chain(args.iter().copied()))
+    }
+
+    fn run(args: &[&str]) -> RunArgs {
+        match parse(args).expect("valid").command {
+            Command::Run(r) => r,
+            Command::ValidateSettings(_) => panic!("not run"),
+        }
+    }
+
+    #[test]
+    fn run_defaults() {
+        let r = run(&["run", "--request-path", "req.json", "p.wasm"]);
+        assert_eq!(r.allowed_host_capabilities, vec!["*"]);
+        assert!(!r.allow_context_aware);
+        assert_eq!(r.policy, PathBuf::from("p.wasm"));
+        assert_eq!(r.settings.settings_path, None);
+    }
+
+    #[test]
+    fn several_patterns_after_one_flag() {
+        let r = run(&[
+            "run",
+            "-r",
+            "-",
+            "p.wasm",
+            "--allowed-host-capabilities",
+            "oci/*",
+            "net/v1/dns_lookup_host",
+        ]);
+        assert_eq!(r.request_path, "-");
+        assert_eq!(
+            r.allowed_host_capabilities,
+            vec!["oci/*", "net/v1/dns_lookup_host"]
+        );
+        let r = run(&[
+            "run",
+            "-r",
+            "x",
+            "--allowed-host-capabilities",
+            "--",
+            "p.wasm",
+        ]);
+        assert!(r.allowed_host_capabilities.is_empty());
+    }
+
+    #[test]
+    fn repeating_the_capability_flag_is_refused_like_kwctl() {
+        let e = parse(&[
+            "run",
+            "-r",
+            "x",
+            "--allowed-host-capabilities",
+            "oci/*",
+            "--allowed-host-capabilities",
+            "net/*",
+            "--",
+            "p.wasm",
+        ])
+        .expect_err("repeated flag");
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn request_path_is_required() {
+        assert!(parse(&["run", "p.wasm"]).is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! The subcommands' bodies (`run`, `validate-settings`), kept out of
+//! `main.rs` so that further subcommands can share the building blocks.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow};
+
+use crate::capabilities::HostCapabilities;
+use crate::cli::{RunArgs, SettingsArgs, ValidateSettingsArgs};
+use crate::host::{Backend, Host};
+use crate::module::PolicyModule;
+use crate::replay::Replayer;
+use crate::request::AdmissionRequest;
+use crate::settings::PolicySettings;
+
+/// Resolves `--settings-path` / `--settings-json` (see [`PolicySettings::from_cli`]).
+///
+/// # Errors
+/// The settings file or JSON cannot be read or is not a mapping.
+pub fn load_settings(args: &SettingsArgs) -> Result<PolicySettings> {
+    PolicySettings::from_cli(args.settings_path.as_deref(), args.settings_json.as_deref())
+}
+
+/// `cip-runner run`: see the crate documentation for the steps and exit codes.
+///
+/// # Errors
+/// Bad inputs, a module that cannot be loaded or initialized, invalid
+/// settings (`Provided settings are not valid: <message>`).
+pub fn run(args: &RunArgs) -> Result<()> {
+    // Same order as kwctl: settings (policy definition), then the request,
+    // then the evaluation context and the module.
+    let settings = load_settings(&args.settings)?;
+    let request = AdmissionRequest::load(&args.request_path)?;
+    let capabilities = HostCapabilities::new(&args.allowed_host_capabilities)
+        .map_err(|e| anyhow!("Invalid host capabilities pattern: {e}"))?;
+    let backend = match &args.replay_host_capabilities_interactions {
+        Some(path) => Backend::Replay(Replayer::load(path)?),
+        None => Backend::Offline,
+    };
+    let module = PolicyModule::load(&args.policy)?;
+    let context_aware = match (args.allow_context_aware, module.metadata()) {
+        (true, Some(meta)) => meta.context_aware_resources.clone(),
+        (true, None) => {
+            eprintln!("Policy is not annotated, access to Kubernetes resources is not allowed");
+            BTreeSet::new()
+        }
+        (false, _) => BTreeSet::new(),
+    };
+    let host = Arc::new(Host::new(capabilities, context_aware, backend));
+    let instance = module.instantiate(host.clone())?;
+
+    let settings_response = instance.validate_settings(&settings);
+    if !settings_response.valid {
+        return Err(anyhow!(
+            "Provided settings are not valid: {}",
+            settings_response.message.unwrap_or_default()
+        ));
+    }
+    let response = instance.validate(&request, &settings);
+
+    let leftovers = host.leftovers();
+    if !leftovers.is_empty() {
+        eprintln!(
+            "warning: {} of the recorded exchanges have not been replayed: {leftovers:?}",
+            leftovers.len()
+        );
+    }
+    println!("{}", response.to_line()?);
+    Ok(())
+}
+
+/// `cip-runner validate-settings`: prints the guest's `{"valid":..,"message":..}`.
+///
+/// # Errors
+/// Bad settings input, or a module that cannot be loaded or initialized.
+pub fn validate_settings(args: &ValidateSettingsArgs) -> Result<()> {
+    let settings = load_settings(&args.settings)?;
+    let module = PolicyModule::load(&args.policy)?;
+    let host = Arc::new(Host::new(
+        HostCapabilities::AllowAll,
+        BTreeSet::new(),
+        Backend::Offline,
+    ));
+    let instance = module.instantiate(host)?;
+    let response = instance.validate_settings(&settings);
+    println!("{}", serde_json::to_string(&response)?);
+    Ok(())
+}

@@ -1,0 +1,42 @@
+//! `cip-runner`: an offline, kwctl-compatible runner for Kubewarden waPC
+//! policies, for the tests of the cluster-image-policy module.
+//!
+//! `cip-runner run` behaves as `kwctl run` for what the project's tests use
+//! (kubewarden-controller `crates/kwctl/src/command/run.rs` L14-72):
+//! 1. read the request and the settings, load the module (errors: `Error: ...`
+//!    on stderr, exit 1);
+//! 2. call `validate_settings`; if not valid: `Error: Provided settings are
+//!    not valid: <message>` on stderr, exit 1;
+//! 3. call `validate` on the same instance, print kwctl's AdmissionResponse as
+//!    one JSON line on stdout, exit 0 (also when the call failed: that is an
+//!    `internal server error` response, as in kwctl).
+//!
+//! Host capabilities are answered only from a recorded session
+//! (`--replay-host-capabilities-interactions`); see [`host`] for the rules
+//! and texts. Unlike kwctl, it never goes to the network.
+//!
+//! `cip-runner validate-settings` only runs step 2 and prints the guest's
+//! `{"valid":..,"message":..}` answer (exit 0 either way).
+//!
+//! # Layout
+//! - [`cli`]: clap definitions; [`commands`]: the subcommands' bodies.
+//! - [`module`]: [`module::PolicyModule::load`] compiles a module once per
+//!   process; [`module::PolicyModule::instantiate`] makes a fresh instance
+//!   from it (cheap), bound to a [`host::Host`]. A benchmark can time
+//!   `validate` on fresh instances or on one reused instance with these two.
+//! - [`host`]: the waPC host callback (binding check, capability gate,
+//!   decoding, context-aware check, replay/offline backend).
+//! - [`callback_request`], [`capabilities`], [`replay`]: kwctl's request enum,
+//!   capability patterns and session format.
+//! - [`request`], [`settings`], [`response`]: inputs and kwctl's output line.
+
+pub mod callback_request;
+pub mod capabilities;
+pub mod cli;
+pub mod commands;
+pub mod host;
+pub mod module;
+pub mod replay;
+pub mod request;
+pub mod response;
+pub mod settings;

@@ -1,0 +1,354 @@
+//! Loading a policy module and running its waPC functions.
+//!
+//! Two separate steps, so that later subcommands (e.g. a benchmark) can reuse
+//! them:
+//! - [`PolicyModule::load`] compiles the wasm once per process (wasmtime,
+//!   through `wasmtime-provider`'s `WasmtimeEngineProviderPre`, with WASI
+//!   preview 1 linked: the module is `wasm32-wasip1`);
+//! - [`PolicyModule::instantiate`] creates a fresh store + instance (and runs
+//!   the guest's `wapc_init`) cheaply from that compiled module, bound to a
+//!   [`Host`].
+//!
+//! This is how kwctl's policy-evaluator builds its waPC stack
+//! (kubewarden-controller `crates/policy-evaluator/src/runtimes/wapc/stack_pre.rs`
+//! L11-41 and `stack.rs` L53-64). [`PolicyInstance::validate_settings`] and
+//! [`PolicyInstance::validate`] mirror `runtimes/wapc/runtime.rs` L29-150.
+//! kwctl runs both calls on the same instance; so does `cip-runner run`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use wasmtime_provider::wasmtime;
+
+use crate::host::{ContextAwareResource, Host};
+use crate::request::AdmissionRequest;
+use crate::response::{AdmissionResponse, SettingsValidationResponse, ValidationResponse};
+use crate::settings::PolicySettings;
+
+/// Name of the wasm custom section where `kwctl annotate` stores the policy
+/// metadata as JSON (kwctl `annotate.rs`).
+pub const METADATA_SECTION: &str = "io.kubewarden.metadata";
+
+/// The part of a module's Kubewarden metadata this runner uses (upstream
+/// `policy_metadata::Metadata`, camelCase). Unannotated modules have none.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyMetadata {
+    /// Kubernetes resources the policy may read when `--allow-context-aware` is given.
+    #[serde(default)]
+    pub context_aware_resources: BTreeSet<ContextAwareResource>,
+    /// `kubewarden-wapc` (default), `opa`, `gatekeeper` or `wasi`.
+    #[serde(default)]
+    pub execution_mode: Option<String>,
+    /// `kubernetes` (default) or `raw`.
+    #[serde(default)]
+    pub policy_type: Option<String>,
+}
+
+/// Reads one unsigned LEB128 `u32` at `*pos`.
+fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Result<u32> {
+    let mut result: u32 = 0;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes
+            .get(*pos)
+            .ok_or_else(|| anyhow!("truncated wasm section header"))?;
+        *pos += 1;
+        result |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Ok(result);
+        }
+    }
+    bail!("invalid LEB128 in wasm section header")
+}
+
+/// Returns the payload of the first custom section named `name`, if any.
+///
+/// # Errors
+/// When `bytes` is not a well-formed wasm binary at the section level.
+pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
+    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
+        bail!("not a WebAssembly binary module");
+    }
+    let mut pos = 8;
+    while pos < bytes.len() {
+        let id = bytes[pos];
+        pos += 1;
+        let size = read_leb_u32(bytes, &mut pos)? as usize;
+        let end = pos
+            .checked_add(size)
+            .filter(|end| *end <= bytes.len())
+            .ok_or_else(|| anyhow!("truncated wasm section"))?;
+        if id == 0 {
+            let mut p = pos;
+            let name_len = read_leb_u32(bytes, &mut p)? as usize;
+            let name_end = p
+                .checked_add(name_len)
+                .filter(|e| *e <= end)
+                .ok_or_else(|| anyhow!("truncated wasm custom section name"))?;
+            if &bytes[p..name_end] == name.as_bytes() {
+                return Ok(Some(&bytes[name_end..end]));
+            }
+        }
+        pos = end;
+    }
+    Ok(None)
+}
+
+/// A compiled policy module. Cheap to share; compile it once per process.
+#[derive(Clone)]
+pub struct PolicyModule {
+    pre: wasmtime_provider::WasmtimeEngineProviderPre,
+    metadata: Option<PolicyMetadata>,
+}
+
+impl std::fmt::Debug for PolicyModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyModule")
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyModule {
+    /// Reads and compiles a `.wasm` file.
+    ///
+    /// # Errors
+    /// When the file cannot be read, is not wasm, cannot be compiled or
+    /// linked (e.g. imports other than WASI preview 1 and waPC), or its
+    /// metadata asks for something this runner does not do (see
+    /// [`PolicyModule::from_bytes`]).
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read policy module {}", path.display()))?;
+        Self::from_bytes(&bytes)
+            .with_context(|| format!("cannot load policy module {}", path.display()))
+    }
+
+    /// Compiles a module from its bytes (binary wasm, or WAT text).
+    ///
+    /// # Errors
+    /// As [`PolicyModule::load`]; also when the metadata (if any) says the
+    /// policy is not a `kubewarden-wapc` one or is a `raw` policy (neither is
+    /// supported here).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        // WAT text (accepted by wasmtime, handy for tests) carries no metadata.
+        let section = if bytes.starts_with(b"\0asm") {
+            custom_section(bytes, METADATA_SECTION)?
+        } else {
+            None
+        };
+        let metadata = match section {
+            Some(json) => Some(
+                serde_json::from_slice::<PolicyMetadata>(json)
+                    .context("cannot parse the policy metadata")?,
+            ),
+            None => None,
+        };
+        if let Some(meta) = &metadata {
+            if let Some(mode) = meta.execution_mode.as_deref()
+                && mode != "kubewarden-wapc"
+            {
+                bail!(
+                    "the policy metadata says executionMode {mode:?}; cip-runner runs only kubewarden-wapc policies"
+                );
+            }
+            if meta.policy_type.as_deref() == Some("raw") {
+                bail!(
+                    "the policy metadata says policyType \"raw\"; cip-runner runs only kubernetes policies"
+                );
+            }
+        }
+        let engine = wasmtime::Engine::default();
+        let module = wasmtime::Module::new(&engine, bytes)
+            .map_err(|e| anyhow!("cannot compile the WebAssembly module: {e:?}"))?;
+        let pre = wasmtime_provider::WasmtimeEngineProviderBuilder::new()
+            .engine(engine)
+            .module(module)
+            .build_pre()
+            .context("cannot build Wasmtime engine")?;
+        Ok(Self { pre, metadata })
+    }
+
+    /// The module's Kubewarden metadata, when it was annotated.
+    pub fn metadata(&self) -> Option<&PolicyMetadata> {
+        self.metadata.as_ref()
+    }
+
+    /// A fresh instance (new store, new memory; the guest's `wapc_init` runs).
+    ///
+    /// # Errors
+    /// When instantiation or the guest's initialization fails (e.g. it traps).
+    pub fn instantiate(&self, host: Arc<Host>) -> Result<PolicyInstance> {
+        let provider = self
+            .pre
+            .rehydrate(None)
+            .context("cannot build Wasmtime engine")?;
+        let callback =
+            move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
+                host.call(binding, namespace, operation, payload)
+                    .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
+            };
+        let wapc = wapc::WapcHost::new(Box::new(provider), Some(Box::new(callback)))
+            .map_err(|e| anyhow!("cannot build Wapc host: {e}"))?;
+        Ok(PolicyInstance { wapc })
+    }
+}
+
+/// One live instance of a policy module.
+pub struct PolicyInstance {
+    wapc: wapc::WapcHost,
+}
+
+impl std::fmt::Debug for PolicyInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyInstance")
+            .field("id", &self.wapc.id())
+            .finish()
+    }
+}
+
+impl PolicyInstance {
+    /// Calls a waPC function by name.
+    ///
+    /// # Errors
+    /// The waPC error: a guest error or a trap is `Guest call failure: <text>`.
+    pub fn call(&self, operation: &str, payload: &[u8]) -> Result<Vec<u8>, wapc::errors::Error> {
+        self.wapc.call(operation, payload)
+    }
+
+    /// Calls `validate_settings` with the settings JSON, as kwctl
+    /// (`runtimes/wapc/runtime.rs` L133-150). Never fails: a failed call gives
+    /// `valid: false` with `Error invoking settings validation callback: <waPC
+    /// error, Debug>`, an unreadable answer gives `valid: false` with
+    /// `error: InvalidResponseWithError(<serde error, Debug>)`.
+    pub fn validate_settings(&self, settings: &PolicySettings) -> SettingsValidationResponse {
+        let json = match settings.to_json() {
+            Ok(json) => json,
+            Err(e) => {
+                return SettingsValidationResponse {
+                    valid: false,
+                    message: Some(format!("could not marshal settings: {e}")),
+                };
+            }
+        };
+        match self.call("validate_settings", json.as_bytes()) {
+            Ok(answer) => serde_json::from_slice::<SettingsValidationResponse>(&answer)
+                .unwrap_or_else(|e| SettingsValidationResponse {
+                    valid: false,
+                    message: Some(format!("error: InvalidResponseWithError({e:?})")),
+                }),
+            Err(err) => SettingsValidationResponse {
+                valid: false,
+                message: Some(format!(
+                    "Error invoking settings validation callback: {err:?}"
+                )),
+            },
+        }
+    }
+
+    /// Calls `validate` with `{"request": <request>, "settings": <settings>}`
+    /// and builds kwctl's response (`runtimes/wapc/runtime.rs` L29-131).
+    /// Never fails: a failed call (guest error or trap) gives
+    /// `internal server error: <waPC error>` with code 500; an unreadable
+    /// answer gives `internal server error: invalid response from policy:
+    /// <serde error>` with code 500.
+    pub fn validate(
+        &self,
+        request: &AdmissionRequest,
+        settings: &PolicySettings,
+    ) -> AdmissionResponse {
+        let uid = request.uid.clone();
+        let params = serde_json::json!({ "request": request, "settings": settings });
+        let payload = match serde_json::to_string(&params) {
+            Ok(p) => p,
+            Err(e) => return AdmissionResponse::reject_internal_server_error(uid, &e.to_string()),
+        };
+        match self.call("validate", payload.as_bytes()) {
+            Ok(answer) => match serde_json::from_slice::<ValidationResponse>(&answer) {
+                Ok(response) => AdmissionResponse::from_validation_response(
+                    uid.clone(),
+                    request.object.as_ref(),
+                    &response,
+                )
+                .unwrap_or_else(|e| {
+                    AdmissionResponse::reject_internal_server_error(
+                        uid,
+                        &format!("invalid response format: {e}"),
+                    )
+                }),
+                Err(e) => AdmissionResponse::reject_internal_server_error(
+                    uid,
+                    &format!("invalid response from policy: {e}"),
+                ),
+            },
+            Err(e) => AdmissionResponse::reject_internal_server_error(uid, &e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal wasm binary: header + one custom section.
+    fn wasm_with_custom(name: &str, payload: &[u8]) -> Vec<u8> {
+        let mut section = vec![u8::try_from(name.len()).expect("short name")];
+        section.extend_from_slice(name.as_bytes());
+        section.extend_from_slice(payload);
+        let mut bytes = b"\0asm\x01\0\0\0".to_vec();
+        bytes.push(0);
+        bytes.push(u8::try_from(section.len()).expect("short section"));
+        bytes.extend(section);
+        bytes
+    }
+
+    #[test]
+    fn finds_metadata_section() {
+        let json = br#"{"contextAwareResources":[{"apiVersion":"v1","kind":"Pod"}],"rules":[]}"#;
+        let bytes = wasm_with_custom(METADATA_SECTION, json);
+        let found = custom_section(&bytes, METADATA_SECTION)
+            .expect("parse")
+            .expect("present");
+        let meta: PolicyMetadata = serde_json::from_slice(found).expect("json");
+        assert_eq!(
+            meta.context_aware_resources.into_iter().collect::<Vec<_>>(),
+            vec![ContextAwareResource {
+                api_version: "v1".into(),
+                kind: "Pod".into()
+            }]
+        );
+        assert_eq!(custom_section(&bytes, "other").expect("parse"), None);
+    }
+
+    #[test]
+    fn rejects_non_wasm_and_truncated() {
+        assert!(custom_section(b"hello world!", METADATA_SECTION).is_err());
+        let mut bytes = wasm_with_custom("x", b"abc");
+        bytes.truncate(bytes.len() - 1);
+        assert!(custom_section(&bytes, METADATA_SECTION).is_err());
+    }
+
+    #[test]
+    fn load_missing_file_fails_with_path() {
+        let e = PolicyModule::load(Path::new("/nonexistent/policy.wasm")).expect_err("missing");
+        assert!(
+            format!("{e:#}").contains("/nonexistent/policy.wasm"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn garbage_module_is_refused() {
+        assert!(PolicyModule::from_bytes(b"\0asm\x01\0\0\0\x01\x01").is_err());
+    }
+
+    #[test]
+    fn annotated_non_wapc_module_is_refused() {
+        let bytes = wasm_with_custom(METADATA_SECTION, br#"{"executionMode":"opa"}"#);
+        let e = PolicyModule::from_bytes(&bytes).expect_err("opa");
+        assert!(e.to_string().contains("kubewarden-wapc"), "{e}");
+    }
+}
