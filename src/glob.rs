@@ -184,9 +184,200 @@ pub fn matches(glob: &str, name: &str) -> Result<bool, GlobError> {
     Ok(!matcher.matching_owners(&[name.to_string()]).is_empty())
 }
 
+/// Upstream's `glob.Match(glob, image)` (`pkg/apis/glob/glob.go` L79-97), with this policy's
+/// candidate names ([`crate::reference::ImageRef::glob_candidates`]).
+///
+/// Errors: the glob is invalid, or the image does not parse (`could not parse reference: …`).
+pub fn image_matches(glob: &str, image: &str) -> Result<bool, String> {
+    let matcher = GlobMatcher::new([(0, glob)]).map_err(|(_, _, e)| e.to_string())?;
+    let reference = crate::reference::ImageRef::parse(image).map_err(|e| e.to_string())?;
+    Ok(!matcher
+        .matching_owners(&reference.glob_candidates())
+        .is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every vector of upstream's `pkg/apis/glob/glob_test.go` L126-180
+    /// (`../shared/reference/policy-controller.md` §2.1): same result, same error.
+    #[test]
+    fn upstream_glob_test_vectors() {
+        const H: &str = "sha256:5504f2a95018e3d8a52d80d9e1a128c6ea337581808ff9fe96f5628ce2336350";
+        let digest_image = format!("ghcr.io/foo@{H}");
+        // (row, glob, image, Some(match) or None for an error)
+        let rows: Vec<(u32, &str, &str, Option<bool>)> = vec![
+            (1, "index.docker.io/library/foo:latest", "foo", Some(true)),
+            (2, "index.docker.io/library/foo:*", "foo", Some(true)),
+            (3, "index.docker.io/library/*", "foo", Some(true)),
+            (4, "index.docker.io/library/*:latest", "foo", Some(true)),
+            (5, "index.docker.io/*/*", "foo", Some(true)),
+            (6, "index.docker.io/**", "foo", Some(true)),
+            (7, "index.docker.**", "foo", Some(true)),
+            (8, "inde**", "foo", Some(true)),
+            (9, "**", "foo", Some(true)),
+            (10, "foo", "foo", Some(true)),
+            (11, "foo*", "foo", Some(true)),
+            (12, "foo**", "foo", Some(true)),
+            (
+                13,
+                "index.docker.io/myuser/myapp:latest",
+                "myuser/myapp",
+                Some(true),
+            ),
+            (
+                14,
+                "index.docker.io/myuser/myapp:*",
+                "myuser/myapp",
+                Some(true),
+            ),
+            (15, "index.docker.io/myuser/*", "myuser/myapp", Some(true)),
+            (
+                16,
+                "index.docker.io/myuser/*:latest",
+                "myuser/myapp",
+                Some(true),
+            ),
+            (17, "index.docker.io/*/*", "myuser/myapp", Some(true)),
+            (18, "index.docker.io/**", "myuser/myapp", Some(true)),
+            (19, "index.docker.**", "myuser/myapp", Some(true)),
+            (20, "inde**", "myuser/myapp", Some(true)),
+            (21, "**", "myuser/myapp", Some(true)),
+            (22, "myuser/myapp", "myuser/myapp", Some(true)),
+            (23, "myuser/myapp*", "myuser/myapp", Some(true)),
+            (24, "myuser/myapp**", "myuser/myapp", Some(true)),
+            (25, "ghcr.io/*/*", "ghcr.io/foo/bar", Some(true)),
+            (26, "ghcr.io/**", "ghcr.io/foo/bar", Some(true)),
+            (27, "ghcr.io/*/*", "ghcr.io/foo", Some(false)),
+            (28, "ghcr.io/**", "ghcr.io/foo", Some(true)),
+            (29, "ghc**", "ghcr.io/foo", Some(true)),
+            (30, "**", "ghcr.io/foo", Some(true)),
+            (31, "*/**", "ghcr.io/foo", Some(true)),
+            (32, "ghcr.io/foo*", "ghcr.io/foo", Some(true)),
+            (33, "ghcr.io/foo**", "ghcr.io/foo", Some(true)),
+            (34, "ghcr.io/foo", "prefix-ghcr.io/foo", Some(false)),
+            (35, "ghcr.io/foo", "ghcr.io/foo-suffix", Some(false)),
+            (36, "ghcr.io/**", "ghcrxio/foo", Some(false)),
+            (37, "**", "invalid&name", None),
+            (38, ".+", "invalid-glob", None),
+            (39, "[a-z]*", "invalid-glob", None),
+            (40, "*", "foo", Some(true)),
+            (41, "*/*", "myuser/myapp", Some(true)),
+            (
+                42,
+                "ghcr.io/foo@sha256:5504f2a95018e3d8a52d80d9e1a128c6ea337581808ff9fe96f5628ce2336350",
+                &digest_image,
+                Some(true),
+            ),
+        ];
+        assert_eq!(rows.len(), 42);
+        for (row, glob, image, want) in rows {
+            let got = image_matches(glob, image);
+            match want {
+                Some(want) => assert_eq!(got, Ok(want), "row {row}: glob {glob} on {image}"),
+                None => assert!(
+                    got.is_err(),
+                    "row {row}: glob {glob} on {image} must be an error, got {got:?}"
+                ),
+            }
+        }
+    }
+
+    /// What admission sees (`policy-controller.md` §2.2): upstream matches `repo@sha256:…`
+    /// only. Rows where this policy matches more than upstream carry the reason.
+    #[test]
+    fn admission_vectors_and_documented_differences() {
+        const H: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        // (glob, image, upstream, ours, reason when they differ)
+        let rows: Vec<(&str, String, bool, bool, &str)> = vec![
+            (
+                "ghcr.io/foo:**",
+                format!("ghcr.io/foo:v1@{H}"),
+                false,
+                true,
+                "the tag is matched too (policy-controller#888)",
+            ),
+            (
+                "ghcr.io/foo*",
+                format!("ghcr.io/foo:v1@{H}"),
+                true,
+                true,
+                "",
+            ),
+            (
+                "ghcr.io/foo**",
+                format!("ghcr.io/foo:v1@{H}"),
+                true,
+                true,
+                "",
+            ),
+            (
+                "index.docker.io/library/nginx:latest",
+                format!("nginx:latest@{H}"),
+                false,
+                true,
+                "the tag is matched too (policy-controller#888)",
+            ),
+            ("nginx", format!("nginx@{H}"), false, false, ""),
+            (
+                "nginx*",
+                format!("nginx@{H}"),
+                false,
+                true,
+                "glob.Match's fallback to the image as written is live here",
+            ),
+            ("*", format!("nginx@{H}"), true, true, ""),
+            ("*/*", format!("bitnami/redis@{H}"), true, true, ""),
+            (
+                "docker.io/**",
+                format!("docker.io/library/nginx@{H}"),
+                false,
+                true,
+                "glob.Match's fallback to the image as written is live here",
+            ),
+            (
+                "localhost:5000/**",
+                format!("localhost:5000/app@{H}"),
+                true,
+                true,
+                "",
+            ),
+            (
+                "index.docker.io/localhost/**",
+                format!("localhost/app@{H}"),
+                true,
+                true,
+                "",
+            ),
+            (
+                "**demo**",
+                format!("registry.local:5000/demo-abc@{H}"),
+                true,
+                true,
+                "",
+            ),
+            (
+                "ghcr.io/org/app:v1*",
+                "ghcr.io/org/app:v1.2".to_string(),
+                false,
+                true,
+                "tag-only images are matched on their tag (upstream requires a digest)",
+            ),
+        ];
+        for (glob, image, upstream, ours, reason) in rows {
+            assert_eq!(
+                upstream != ours,
+                !reason.is_empty(),
+                "{glob} on {image}: a difference needs a reason"
+            );
+            assert_eq!(
+                image_matches(glob, &image),
+                Ok(ours),
+                "{glob} on {image} ({reason})"
+            );
+        }
+    }
 
     #[test]
     fn translation_by_position() {

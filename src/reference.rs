@@ -126,8 +126,9 @@ impl ImageRef {
     }
 
     /// The names globs are matched on, in order: the tag form
-    /// (`index.docker.io/library/nginx:latest`) unless the image is pinned without a tag, then
-    /// the digest form (`…/nginx@sha256:…`) when pinned.
+    /// (`index.docker.io/library/nginx:latest`) unless the image is pinned without a tag, the
+    /// digest form (`…/nginx@sha256:…`) when pinned, then the image as written (upstream's
+    /// `glob.Match` fallback, `pkg/apis/glob/glob.go` L92-97), when it differs.
     pub fn glob_candidates(&self) -> Vec<String> {
         let repo = self.repository_name();
         let mut names = Vec::with_capacity(2);
@@ -136,6 +137,10 @@ impl ImageRef {
         }
         if let Some(digest) = &self.digest {
             names.push(format!("{repo}@{digest}"));
+        }
+        // Upstream's `glob.Match` falls back to the string as written (glob.go L92-97).
+        if !names.iter().any(|n| n == &self.raw) {
+            names.push(self.raw.clone());
         }
         names
     }
@@ -160,18 +165,24 @@ mod tests {
         let r = ImageRef::parse("nginx").unwrap();
         assert_eq!(
             r.glob_candidates(),
-            vec!["index.docker.io/library/nginx:latest"]
+            vec!["index.docker.io/library/nginx:latest", "nginx"]
         );
         assert!(!r.tag_written());
         let r = ImageRef::parse("docker.io/bitnami/redis:7").unwrap();
-        assert_eq!(r.glob_candidates(), vec!["index.docker.io/bitnami/redis:7"]);
+        assert_eq!(
+            r.glob_candidates(),
+            vec![
+                "index.docker.io/bitnami/redis:7",
+                "docker.io/bitnami/redis:7"
+            ]
+        );
         assert!(r.tag_written());
         let r = ImageRef::parse("index.docker.io/library/foo:1").unwrap();
         assert_eq!(r.glob_candidates(), vec!["index.docker.io/library/foo:1"]);
         let r = ImageRef::parse("localhost/app").unwrap();
         assert_eq!(
             r.glob_candidates(),
-            vec!["index.docker.io/localhost/app:latest"]
+            vec!["index.docker.io/localhost/app:latest", "localhost/app"]
         );
         let r = ImageRef::parse("localhost:5000/app:v1").unwrap();
         assert_eq!(r.glob_candidates(), vec!["localhost:5000/app:v1"]);
@@ -182,7 +193,11 @@ mod tests {
         let r = ImageRef::parse(&format!("ghcr.io/foo:v1@{H}")).unwrap();
         assert_eq!(
             r.glob_candidates(),
-            vec!["ghcr.io/foo:v1".to_string(), format!("ghcr.io/foo@{H}")]
+            vec![
+                "ghcr.io/foo:v1".to_string(),
+                format!("ghcr.io/foo@{H}"),
+                format!("ghcr.io/foo:v1@{H}")
+            ]
         );
         assert_eq!(r.digest(), Some(H));
         let r = ImageRef::parse(&format!("ghcr.io/foo@{H}")).unwrap();
