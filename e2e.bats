@@ -352,3 +352,89 @@ patch_json() { jq -c '.patch | @base64d | fromjson' <<<"$output"; }
   allowed false
   [ "$(message)" = "validation failed: failed to resolve digest: spec.containers[1].image"$'\n'"127.0.0.1:5000/demo/app:nope Fail to interact with OCI registry: Registry error: url http://127.0.0.1:5000/v2/demo/app/manifests/nope, envelope: OCI API errors: [OCI API error: manifest unknown]" ]
 }
+
+# --- ClusterImagePolicy conformance: match, policy input, results, limits ----------------
+
+@test "spec.match: a CIP whose selector excludes the Pod does not apply to it" {
+  policy test_data/settings/match-selector.yaml test_data/requests/pod.json
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "spec.match: a CIP whose selector matches the Pod's labels applies" {
+  jq '.object.metadata.labels.tier = "db"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/db.json"
+  policy test_data/settings/match-selector.yaml "$BATS_TEST_TMPDIR/db.json"
+  allowed false
+  [ "$(message)" = $'validation failed: failed policy: frozen-databases: spec.containers[0].image\nnginx disallowed by static policy: database pods are frozen' ]
+}
+
+@test "spec.match: a CIP for pods does not apply to a Deployment, whatever its labels" {
+  jq '.object.metadata.labels.tier = "db" | .object.spec.template.metadata.labels.tier = "db"' test_data/requests/deployment.json >"$BATS_TEST_TMPDIR/d.json"
+  policy test_data/settings/match-selector.yaml "$BATS_TEST_TMPDIR/d.json"
+  allowed true
+}
+
+@test "include flags: spec, metadata and typemeta of the Pod reach the Rego input" {
+  jq '.object.metadata.labels.team = "payments"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/p.json"
+  policy test_data/settings/include-meta.yaml "$BATS_TEST_TMPDIR/p.json"
+  allowed true
+}
+
+@test "include flags: a Job's typemeta is Job, so the Pod-only policy denies it" {
+  jq '.object.metadata.labels.team = "payments"' test_data/requests/job.json >"$BATS_TEST_TMPDIR/j.json"
+  policy test_data/settings/include-meta.yaml "$BATS_TEST_TMPDIR/j.json"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: pods-owned-by-team: spec.template.spec.containers[0].image"$'\n'"nginx $REGO_NOT_COMPLIANT" ]
+}
+
+@test "include flags: metadata is the object's own (a missing label denies)" {
+  policy test_data/settings/include-meta.yaml test_data/requests/pod.json
+  allowed false
+}
+
+@test "fetchConfigFile: the image configuration (recorded) reaches input.config, keyed linux/amd64" {
+  policy test_data/settings/fetch-config.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(replay fetch-config-single.yml)
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: non-root: spec.containers[0].image"$'\n'"$SIGNED failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant' with errors: the image runs as root (config.User is empty)" ]
+}
+
+@test "configMapRef: the policy is read from the ConfigMap (context-aware)" {
+  policy test_data/settings/configmap-policy.yaml "$(with_image test_data/requests/pod.json nginx:1.27)" $(replay configmap-policy.yml) --allow-context-aware
+  allowed true
+}
+
+@test "configMapRef: the ConfigMap's policy denies a :latest image" {
+  policy test_data/settings/configmap-policy.yaml "$(with_image test_data/requests/pod.json nginx:latest)" $(replay configmap-policy.yml) --allow-context-aware
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: policy-from-configmap: spec.containers[0].image"$'\n'"nginx:latest $REGO_NOT_COMPLIANT" ]
+}
+
+@test "configMapRef: a missing ConfigMap fails the CIP with the host's words" {
+  policy test_data/settings/configmap-policy.yaml test_data/requests/pod.json $(replay configmap-missing.yml) --allow-context-aware
+  allowed false
+  [ "$(message)" = $'validation failed: failed policy: policy-from-configmap: spec.containers[0].image\nnginx failed to read the policy: cannot read configmap "image-policy": configmaps "image-policy" not found' ]
+}
+
+@test "result objects: result false denies with its error" {
+  policy test_data/settings/result-objects.yaml "$(with_image test_data/requests/pod.json docker.io/library/nginx:1.27)"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: registry-rules: spec.containers[0].image"$'\n'"docker.io/library/nginx:1.27 failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant' with errors: write images as index.docker.io or a mirror" ]
+}
+
+@test "result objects: result true with a warning admits with the warning" {
+  policy test_data/settings/result-objects.yaml "$(with_image test_data/requests/pod.json k8s.gcr.io/pause:3.9)"
+  allowed true
+  [ "$(warnings)" = $'warning from policy: registry-rules: spec.containers[0].image\nk8s.gcr.io/pause:3.9 k8s.gcr.io is frozen, move to registry.k8s.io' ]
+}
+
+@test "result objects: result true admits silently" {
+  policy test_data/settings/result-objects.yaml "$(with_image test_data/requests/pod.json registry.k8s.io/pause:3.9)"
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "a runaway Rego policy is stopped by the time budget and denies" {
+  policy test_data/settings/runaway-rego.yaml test_data/requests/pod.json
+  allowed false
+  [[ "$(message)" == "validation failed: failed policy: runaway: spec.containers[0].image"$'\n'"nginx failed evaluating rego policy for type ClusterImagePolicy: "*"time limit"* ]]
+}

@@ -19,16 +19,21 @@ impl std::fmt::Display for HostError {
 }
 
 impl HostError {
-    /// Keeps the host's own words from an SDK error text: drops everything up to
-    /// `Callback evaluation failure: ` (the SDK's `error invoking host capability …: Host
-    /// error: ` prefix included) and any `Stack backtrace:` section a host running with
-    /// `RUST_BACKTRACE` appends, then trims whitespace.
+    /// Keeps the host's own words from an SDK error text: drops the SDK's `error invoking host
+    /// capability <op>: ` prefix, wapc-guest's `Host error: `, the host's `Callback evaluation
+    /// failure: `, and any `Stack backtrace:` section a host running with `RUST_BACKTRACE`
+    /// appends, then trims whitespace.
     pub fn from_sdk_text(text: &str) -> HostError {
-        const MARKER: &str = "Callback evaluation failure: ";
-        let mut body = match text.find(MARKER) {
-            Some(at) => &text[at + MARKER.len()..],
-            None => text,
-        };
+        let mut body = text.trim_start();
+        if let Some(rest) = body.strip_prefix("error invoking host capability ")
+            && let Some((_, after)) = rest.split_once(": ")
+        {
+            body = after;
+        }
+        body = body.strip_prefix("Host error: ").unwrap_or(body);
+        body = body
+            .strip_prefix("Callback evaluation failure: ")
+            .unwrap_or(body);
         if let Some(at) = body.find("Stack backtrace:") {
             body = &body[..at];
         }
@@ -56,6 +61,10 @@ pub trait Host {
 
     /// `oci/v1/oci_manifest`: the manifest or index JSON.
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError>;
+
+    /// `oci/v1/oci_manifest_config`: `{"manifest", "digest", "config"}` of an image manifest (the
+    /// host picks its own platform when the reference is an index).
+    fn manifest_and_config(&self, image: &str) -> Result<Value, HostError>;
 
     /// `kubernetes/get_resource` (context-aware): the object, e.g. a `v1` `Secret`.
     fn get_resource(
@@ -139,6 +148,11 @@ impl Host for CachedHost<'_> {
             self.inner.oci_manifest(image)
         })
     }
+    fn manifest_and_config(&self, image: &str) -> Result<Value, HostError> {
+        self.json(format!("config\0{image}"), || {
+            self.inner.manifest_and_config(image)
+        })
+    }
     fn get_resource(
         &self,
         api_version: &str,
@@ -196,6 +210,11 @@ impl Host for SdkHost {
             .map_err(|e| HostError(format!("cannot encode the manifest: {e}")))
     }
 
+    fn manifest_and_config(&self, image: &str) -> Result<Value, HostError> {
+        let response = oci::get_manifest_and_config(image).map_err(sdk_err)?;
+        serde_json::to_value(&response)
+            .map_err(|e| HostError(format!("cannot encode the configuration: {e}")))
+    }
     fn get_resource(
         &self,
         api_version: &str,
@@ -235,9 +254,16 @@ mod tests {
             HostError::from_sdk_text(text).0,
             "Image verification failed: missing signatures\nThe following constraints were not satisfied:\nkind: pubKey"
         );
+        assert_eq!(HostError::from_sdk_text("Host error: boom ").0, "boom");
+        let denied = "error invoking host capability kubernetes.get_resource: Host error: Policy has not been granted access to Kubernetes v1/ConfigMap resources. The violation has been reported.";
         assert_eq!(
-            HostError::from_sdk_text("Host error: boom ").0,
-            "Host error: boom"
+            HostError::from_sdk_text(denied).0,
+            "Policy has not been granted access to Kubernetes v1/ConfigMap resources. The violation has been reported."
+        );
+        let nested = "Callback evaluation failure: upstream said: Callback evaluation failure: x";
+        assert_eq!(
+            HostError::from_sdk_text(nested).0,
+            "upstream said: Callback evaluation failure: x"
         );
     }
 }
@@ -251,6 +277,7 @@ pub mod fake {
 
     /// Answers keyed by call: `manifest_digest <image>`, `verify_pub_key <image> <pem>`,
     /// `verify_keyless_exact <image> <issuer> <subject>`, `oci_manifest <image>`,
+    /// `manifest_and_config <image>`,
     /// `get_resource <apiVersion> <kind> <namespace>/<name>`. An
     /// unscripted call fails with `no fake answer for <call>`.
     #[derive(Debug, Default)]
@@ -305,6 +332,11 @@ pub mod fake {
             serde_json::from_str(&text)
                 .map_err(|e| HostError(format!("invalid manifest JSON: {e}")))
         }
+        fn manifest_and_config(&self, image: &str) -> Result<Value, HostError> {
+            let text = self.call(format!("manifest_and_config {image}"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| HostError(format!("invalid configuration JSON: {e}")))
+        }
         fn get_resource(
             &self,
             api_version: &str,
@@ -317,5 +349,34 @@ pub mod fake {
             serde_json::from_str(&text)
                 .map_err(|e| HostError(format!("invalid resource JSON: {e}")))
         }
+    }
+
+    #[test]
+    fn cached_host_asks_once() {
+        let fake = FakeHost::default()
+            .answer("manifest_digest a", Ok("sha256:1"))
+            .answer("verify_pub_key a K", Err("no signatures found"));
+        let cached = super::CachedHost::new(&fake);
+        for _ in 0..3 {
+            assert_eq!(cached.manifest_digest("a"), Ok("sha256:1".into()));
+            assert_eq!(
+                cached.verify_pub_key("a", "K"),
+                Err(HostError("no signatures found".into()))
+            );
+        }
+        assert_eq!(
+            cached.verify_keyless_exact("a", "i", "s"),
+            Err(HostError(
+                "no fake answer for verify_keyless_exact a i s".into()
+            ))
+        );
+        assert_eq!(
+            fake.calls(),
+            vec![
+                "manifest_digest a",
+                "verify_pub_key a K",
+                "verify_keyless_exact a i s"
+            ]
+        );
     }
 }

@@ -21,6 +21,7 @@ pub mod certificate;
 pub mod cip;
 pub mod glob;
 pub mod host;
+pub mod imageconfig;
 pub mod pem;
 pub mod reference;
 pub mod rego;
@@ -335,6 +336,51 @@ mod tests {
             r.message.as_deref(),
             Some(
                 "validation failed: failed to resolve digest: spec.containers[0].image\nnginx Fail to interact with OCI registry: manifest unknown"
+            )
+        );
+    }
+
+    #[test]
+    fn config_map_policy_is_read_once_per_request() {
+        let settings = json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "cm"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "configMapRef": {"name": "p", "namespace": "ns", "key": "rego"}}}}]});
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"rego": "package sigstore\nisCompliant { input.image != \"bad:1\" }\n"}}).to_string();
+        let host = FakeHost::default().answer("get_resource v1 ConfigMap ns/p", Ok(&cm));
+        assert!(run_with(&host, pod_with(&["good:1", "other:2"]), settings.clone()).accepted);
+        assert_eq!(host.calls(), vec!["get_resource v1 ConfigMap ns/p"]);
+        let r = run_with(&host, pod_with(&["bad:1"]), settings.clone());
+        assert!(!r.accepted);
+        let no_key =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"other": "x"}}).to_string();
+        let host = FakeHost::default().answer("get_resource v1 ConfigMap ns/p", Ok(&no_key));
+        let r = run_with(&host, pod_with(&["good:1"]), settings);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "validation failed: failed policy: cm: spec.containers[0].image\ngood:1 failed to read the policy: configmap \"p\" does not contain key rego"
+            )
+        );
+    }
+
+    #[test]
+    fn fetch_config_file_fills_input_config() {
+        let settings = json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "cfg"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "fetchConfigFile": true, "data": "package sigstore\nisCompliant { input.config[\"linux/amd64\"].config.User == \"65532\" }\n"}}}]});
+        let config = json!({"manifest": {}, "digest": "sha256:1", "config": {"os": "linux", "architecture": "amd64", "config": {"User": "65532"}}}).to_string();
+        let host = FakeHost::default()
+            .answer("oci_manifest a:1", Ok(r#"{"schemaVersion":2,"layers":[]}"#))
+            .answer("manifest_and_config a:1", Ok(&config))
+            .answer("oci_manifest b:1", Err("manifest unknown"));
+        assert!(run_with(&host, pod_with(&["a:1"]), settings.clone()).accepted);
+        let r = run_with(&host, pod_with(&["b:1"]), settings);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "validation failed: failed policy: cfg: spec.containers[0].image\nb:1 failed to fetch the image configuration: manifest unknown"
             )
         );
     }

@@ -15,6 +15,7 @@ use crate::authority::{AuthorityPass, Checker};
 use crate::cip::{ClusterImagePolicy, Mode};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
+use crate::imageconfig;
 use crate::reference::ImageRef;
 use crate::rego::{self, RegoPolicy};
 use crate::selector;
@@ -118,6 +119,7 @@ pub struct Evaluator<'a> {
 /// Runs CIPs on images, remembering compiled Rego and outcomes for the request.
 struct CipRunner<'a> {
     settings: &'a Settings,
+    host: &'a dyn Host,
     checker: Checker<'a>,
     rego: HashMap<usize, Result<RegoPolicy, String>>,
     outcomes: HashMap<(String, usize), CipOutcome>,
@@ -142,6 +144,7 @@ impl<'a> Evaluator<'a> {
             globs,
             runner: CipRunner {
                 settings,
+                host,
                 checker: Checker::new(host),
                 rego: HashMap::new(),
                 outcomes: HashMap::new(),
@@ -390,22 +393,18 @@ impl CipRunner<'_> {
             errors.push(format!("sorry Type {} is not supported yet", policy.type_));
             return CipOutcome::Fail { errors };
         }
-        let Some(source) = policy.data.as_deref() else {
-            errors.push(format!(
-                "{}: the policy has no inline data",
-                rego::FAILURE_PREFIX
-            ));
-            return CipOutcome::Fail { errors };
-        };
-        let timeout = self.settings.rego_timeout_milliseconds;
-        let compiled = self
-            .rego
-            .entry(index)
-            .or_insert_with(|| RegoPolicy::compile(source, timeout));
-        let compiled = match compiled {
+        if !self.rego.contains_key(&index) {
+            let timeout = self.settings.rego_timeout_milliseconds;
+            let compiled = policy_source(policy, self.host).and_then(|source| {
+                RegoPolicy::compile(&source, timeout)
+                    .map_err(|e| format!("{}: {e}", rego::FAILURE_PREFIX))
+            });
+            self.rego.insert(index, compiled);
+        }
+        let compiled = match &self.rego[&index] {
             Ok(p) => p,
             Err(e) => {
-                errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+                errors.push(e.clone());
                 return CipOutcome::Fail { errors };
             }
         };
@@ -417,6 +416,17 @@ impl CipRunner<'_> {
         }
         if policy.include_object_meta == Some(true) {
             input.insert("metadata".into(), workload.metadata.clone());
+        }
+        if policy.fetch_config_file == Some(true) {
+            match imageconfig::fetch_configs(image, self.host) {
+                Ok(configs) => {
+                    input.insert("config".into(), Value::Object(configs));
+                }
+                Err(e) => {
+                    errors.push(format!("failed to fetch the image configuration: {e}"));
+                    return CipOutcome::Fail { errors };
+                }
+            }
         }
         if policy.include_type_meta == Some(true) {
             input.insert(
@@ -434,6 +444,30 @@ impl CipRunner<'_> {
                 CipOutcome::Fail { errors }
             }
         }
+    }
+}
+
+/// The Rego text of a CIP policy: inline `data`, or the `key` of the ConfigMap named by
+/// `configMapRef`, read through the context-aware `kubernetes/get_resource` capability (upstream
+/// inlines it at reconcile time, `pkg/reconciler/clusterimagepolicy` L266-357, with the same
+/// error wording).
+fn policy_source(policy: &crate::cip::Policy, host: &dyn Host) -> Result<String, String> {
+    if let Some(data) = &policy.data {
+        return Ok(data.clone());
+    }
+    let Some(cm) = &policy.config_map_ref else {
+        return Err("failed to read the policy: it has neither data nor configMapRef".into());
+    };
+    let name = cm.name.as_deref().unwrap_or("");
+    let key = cm.key.as_deref().unwrap_or("");
+    let object = host
+        .get_resource("v1", "ConfigMap", name, cm.namespace.as_deref())
+        .map_err(|e| format!("failed to read the policy: cannot read configmap {name:?}: {e}"))?;
+    match object["data"][key].as_str() {
+        Some(text) => Ok(text.to_string()),
+        None => Err(format!(
+            "failed to read the policy: configmap {name:?} does not contain key {key}"
+        )),
     }
 }
 

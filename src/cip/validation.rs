@@ -245,6 +245,11 @@ fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
             ));
         }
         for (j, source) in sources.iter().enumerate() {
+            if let Some(oci) = &source.oci
+                && let Err(e) = check_oci_repository(oci)
+            {
+                errs.push(invalid(oci, format!("{path}.source[{j}].oci"), Some(e)));
+            }
             for (k, secret) in source.signature_pull_secrets.iter().enumerate() {
                 if secret.name.is_empty() {
                     errs.push(missing(&[format!(
@@ -302,6 +307,17 @@ fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
         let normalised = h.trim().to_ascii_lowercase();
         if !["sha224", "sha256", "sha384", "sha512"].contains(&normalised.as_str()) {
             errs.push(invalid(h, format!("{path}.hashAlgorithm"), None));
+        }
+    }
+    // Rule 20.
+    if let Some(kms) = &key.kms {
+        const PROVIDERS: [&str; 4] = ["awskms://", "azurekms://", "hashivault://", "gcpkms://"];
+        if !PROVIDERS.iter().any(|p| kms.starts_with(p)) {
+            errs.push(invalid(
+                kms,
+                format!("{path}.kms"),
+                Some(format!("malformed KMS format, should be prefixed by any of the supported providers: [{}]", PROVIDERS.join(" "))),
+            ));
         }
     }
     // Rule 19.
@@ -449,6 +465,27 @@ fn validate_policy(policy: &Policy, path: &str, attestation: bool, errs: &mut Ve
     }
 }
 
+/// Rule 14: `source[].oci` is a registry (`host[:port]`) or a repository (`host/path`), strictly
+/// (`pkg/apis/policy/common/validation.go` L58-73, go-containerregistry strict parsing).
+fn check_oci_repository(oci: &str) -> Result<(), String> {
+    if oci.contains('@')
+        || oci
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':') && oci.contains('/'))
+    {
+        return Err("a repository may not carry a tag or digest".into());
+    }
+    let probe = if oci.contains('/') {
+        format!("{oci}:probe")
+    } else {
+        format!("{oci}/probe:probe")
+    };
+    crate::reference::ImageRef::parse(&probe)
+        .map(|_| ())
+        .map_err(|e| e.reason)
+}
+
 /// Fields this policy cannot honour (yet, or ever, through Kubewarden's host capabilities):
 /// each is a settings error naming the field and the reason, never silently ignored.
 pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
@@ -530,14 +567,14 @@ pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
                 "the module has no network access; inline the policy in spec.policy.data",
             ));
         }
-        if policy.config_map_ref.is_some() {
-            errs.push(unsupported("spec.policy.configMapRef".into(), "reading the policy from a ConfigMap is not implemented yet; inline it in spec.policy.data"));
-        }
-        if policy.fetch_config_file == Some(true) {
-            errs.push(unsupported(
-                "spec.policy.fetchConfigFile".into(),
-                "fetching the image configuration is not implemented yet",
-            ));
+        if let Some(cm) = &policy.config_map_ref
+            && cm.namespace.as_deref().unwrap_or("").is_empty()
+        {
+            errs.push(FieldError {
+                message: "missing field(s)".into(),
+                paths: vec!["spec.policy.configMapRef.namespace".into()],
+                details: Some("the policy runs in policy-server and has no namespace of its own: name the ConfigMap's namespace".into()),
+            });
         }
     }
     errs
@@ -645,6 +682,460 @@ mod tests {
                 "invalid value: v1: apiVersion\nexpected one of policy.sigstore.dev/v1beta1, policy.sigstore.dev/v1alpha1",
                 "missing field(s): metadata.name",
             ]
+        );
+    }
+}
+
+/// Every rule of upstream's CIP validation (`clusterimagepolicy_validation.go`, numbered as in
+/// `../shared/reference/policy-controller.md` §1.3), one named case each, with upstream's message.
+#[cfg(test)]
+mod upstream_rules {
+    use super::*;
+    use serde_json::{Value, json};
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEk2SIAFL3NjsOkTvjt2QG54X7NzY5\n7KFe4WSAWsamZqtD2uI/7bvQDQWwx5+Z9U8z9ucV58RB3c/zI87vgrZJ9Q==\n-----END PUBLIC KEY-----\n";
+
+    fn errors_for(spec: Value, defaults: bool) -> Vec<String> {
+        let mut cip: ClusterImagePolicy = serde_json::from_value(json!({
+            "apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy",
+            "metadata": {"name": "p"},
+            "spec": spec
+        }))
+        .unwrap();
+        if defaults {
+            cip.apply_defaults();
+        }
+        validate_cip(&cip).iter().map(|e| e.to_string()).collect()
+    }
+
+    fn with_authority(authority: Value) -> Value {
+        json!({"images": [{"glob": "**"}], "authorities": [authority]})
+    }
+
+    fn with_policy(policy: Value) -> Value {
+        json!({"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}], "policy": policy})
+    }
+
+    fn keyless(identity: Value) -> Value {
+        with_authority(json!({"keyless": {"identities": [identity]}}))
+    }
+
+    fn attestation(att: Value) -> Value {
+        with_authority(json!({"key": {"data": KEY}, "attestations": [att]}))
+    }
+
+    fn check(rule: u32, spec: Value, expected: &[&str]) {
+        assert_eq!(errors_for(spec, true), expected, "rule {rule}");
+    }
+
+    #[test]
+    fn rule_01_images_empty() {
+        check(
+            1,
+            json!({"images": [], "authorities": [{"static": {"action": "pass"}}]}),
+            &["missing field(s): spec.images"],
+        );
+    }
+    #[test]
+    fn rule_02_glob_empty() {
+        check(
+            2,
+            json!({"images": [{"glob": ""}], "authorities": [{"static": {"action": "pass"}}]}),
+            &["missing field(s): spec.images[0].glob"],
+        );
+    }
+    #[test]
+    fn rule_03_glob_syntax() {
+        check(
+            3,
+            json!({"images": [{"glob": "["}], "authorities": [{"static": {"action": "pass"}}]}),
+            &["invalid value: [: spec.images[0].glob\nglob is invalid: syntax error in pattern"],
+        );
+    }
+    #[test]
+    fn rule_04_glob_characters() {
+        check(
+            4,
+            json!({"images": [{"glob": "$FOO*"}], "authorities": [{"static": {"action": "pass"}}]}),
+            &["invalid value: $FOO*: spec.images[0].glob\nglob is invalid: invalid glob \"$FOO*\""],
+        );
+    }
+    #[test]
+    fn rule_05_authorities_empty() {
+        check(
+            5,
+            json!({"images": [{"glob": "**"}], "authorities": []}),
+            &["missing field(s): spec.authorities"],
+        );
+        check(
+            5,
+            json!({"images": [{"glob": "**"}]}),
+            &["missing field(s): spec.authorities"],
+        );
+    }
+    #[test]
+    fn rule_06_mode() {
+        let mut spec = with_authority(json!({"static": {"action": "pass"}}));
+        spec["mode"] = json!("garbage");
+        check(
+            6,
+            spec,
+            &["invalid value: garbage: spec.mode\nunsupported mode"],
+        );
+    }
+    #[test]
+    fn rule_07_match_resource() {
+        let mut spec = with_authority(json!({"static": {"action": "pass"}}));
+        spec["match"] = json!([{"resource": "apple"}]);
+        check(
+            7,
+            spec,
+            &["invalid value: apple: spec.match[0].resource\nunsupported resource name"],
+        );
+    }
+    #[test]
+    fn rule_08_selector_without_resource() {
+        let mut spec = with_authority(json!({"static": {"action": "pass"}}));
+        spec["match"] = json!([{"selector": {"matchLabels": {"a": "b"}}}]);
+        check(
+            8,
+            spec,
+            &[
+                "invalid value: : spec.match[0].selector\nselector requires a resource type to match the labels",
+            ],
+        );
+    }
+    #[test]
+    fn rule_09_authority_neither() {
+        check(
+            9,
+            with_authority(json!({"name": "a"})),
+            &[
+                "expected exactly one, got neither: spec.authorities[0].key, spec.authorities[0].keyless, spec.authorities[0].static",
+            ],
+        );
+    }
+    #[test]
+    fn rule_10_authority_both() {
+        check(
+            10,
+            with_authority(json!({"key": {"data": KEY}, "static": {"action": "pass"}})),
+            &[
+                "expected exactly one, got both: spec.authorities[0].key, spec.authorities[0].keyless, spec.authorities[0].static",
+            ],
+        );
+    }
+    #[test]
+    fn rule_11_static_with_signature_options() {
+        check(
+            11,
+            with_authority(
+                json!({"static": {"action": "pass"}, "source": [{"oci": "ghcr.io/x"}], "ctlog": {"url": "https://rekor.sigstore.dev"}}),
+            ),
+            &[
+                "expected exactly one, got both: spec.authorities[0].static, spec.authorities[0].source",
+                "expected exactly one, got both: spec.authorities[0].static, spec.authorities[0].ctlog",
+            ],
+        );
+        check(
+            11,
+            with_authority(
+                json!({"static": {"action": "pass"}, "attestations": [{"name": "a", "predicateType": "https://x"}], "rfc3161timestamp": {"trustRootRef": "t"}}),
+            ),
+            &[
+                "expected exactly one, got both: spec.authorities[0].static, spec.authorities[0].attestations",
+                "expected exactly one, got both: spec.authorities[0].static, spec.authorities[0].rfc3161timestamp",
+            ],
+        );
+    }
+    #[test]
+    fn rule_12_static_action() {
+        check(
+            12,
+            with_authority(json!({"static": {"action": ""}})),
+            &["missing field(s): spec.authorities[0].static.action"],
+        );
+        check(
+            12,
+            with_authority(json!({"static": {"action": "allow"}})),
+            &["invalid value: allow: spec.authorities[0].static.action\nunsupported action"],
+        );
+    }
+    #[test]
+    fn rule_13_single_source() {
+        check(
+            13,
+            with_authority(
+                json!({"key": {"data": KEY}, "source": [{"oci": "ghcr.io/a"}, {"oci": "ghcr.io/b"}]}),
+            ),
+            &["invalid value: source: spec.authorities[0].source\nonly single source is supported"],
+        );
+    }
+    #[test]
+    fn rule_14_source_oci() {
+        check(
+            14,
+            with_authority(json!({"key": {"data": KEY}, "source": [{"oci": "ghcr.io/UPPER"}]})),
+            &[
+                "invalid value: ghcr.io/UPPER: spec.authorities[0].source[0].oci\nrepository name must be lowercase",
+            ],
+        );
+        check(
+            14,
+            with_authority(json!({"key": {"data": KEY}, "source": [{"oci": "ghcr.io/sigs"}]})),
+            &[] as &[&str],
+        );
+        check(
+            14,
+            with_authority(
+                json!({"key": {"data": KEY}, "source": [{"oci": "registry.local:5000"}]}),
+            ),
+            &[] as &[&str],
+        );
+    }
+    #[test]
+    fn rule_15_pull_secret_name() {
+        check(
+            15,
+            with_authority(
+                json!({"key": {"data": KEY}, "source": [{"oci": "ghcr.io/sigs", "signaturePullSecrets": [{"name": ""}]}]}),
+            ),
+            &["missing field(s): spec.authorities[0].source[0].signaturePullSecrets[0].name"],
+        );
+    }
+    #[test]
+    fn rule_16_key_neither() {
+        check(
+            16,
+            with_authority(json!({"key": {}})),
+            &[
+                "expected exactly one, got neither: spec.authorities[0].key.data, spec.authorities[0].key.kms, spec.authorities[0].key.secretref",
+            ],
+        );
+    }
+    #[test]
+    fn rule_17_hash_algorithm() {
+        check(
+            17,
+            with_authority(json!({"key": {"data": KEY, "hashAlgorithm": "shaINVALID"}})),
+            &["invalid value: shaINVALID: spec.authorities[0].key.hashAlgorithm"],
+        );
+        check(
+            17,
+            with_authority(json!({"key": {"data": KEY, "hashAlgorithm": " SHA256 "}})),
+            &[] as &[&str],
+        );
+    }
+    #[test]
+    fn rule_18_key_both() {
+        check(
+            18,
+            with_authority(json!({"key": {"data": KEY, "kms": "gcpkms://x"}})),
+            &[
+                "expected exactly one, got both: spec.authorities[0].key.data, spec.authorities[0].key.kms, spec.authorities[0].key.secretref",
+            ],
+        );
+    }
+    #[test]
+    fn rule_19_key_data_pem() {
+        check(
+            19,
+            with_authority(json!({"key": {"data": "notakey"}})),
+            &["invalid value: notakey: spec.authorities[0].key.data"],
+        );
+    }
+    #[test]
+    fn rule_20_kms_format() {
+        check(
+            20,
+            with_authority(json!({"key": {"kms": "vault://k"}})),
+            &[
+                "invalid value: vault://k: spec.authorities[0].key.kms\nmalformed KMS format, should be prefixed by any of the supported providers: [awskms:// azurekms:// hashivault:// gcpkms://]",
+            ],
+        );
+    }
+    /// Upstream requires the controller's namespace; here the namespace is required (policy-server
+    /// has no namespace of its own to default to). Checked by `unsupported_features`.
+    #[test]
+    fn rule_21_secret_namespace() {
+        let cip: ClusterImagePolicy = serde_json::from_value(json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "p"},
+            "spec": with_authority(json!({"key": {"secretRef": {"name": "s"}}}))})).unwrap();
+        let errs: Vec<String> = unsupported_features(&cip)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            errs,
+            vec![
+                "missing field(s): spec.authorities[0].key.secretRef.namespace\nthe policy runs in policy-server and has no namespace of its own: name the Secret's namespace"
+            ]
+        );
+    }
+    #[test]
+    fn rule_22_keyless_neither_url_nor_ca_cert() {
+        let errs = errors_for(keyless(json!({"issuer": "i", "subject": "s"})), false);
+        assert_eq!(
+            errs,
+            vec![
+                "expected exactly one, got neither: spec.authorities[0].keyless.url, spec.authorities[0].keyless.ca-cert"
+            ]
+        );
+        assert_eq!(
+            errors_for(keyless(json!({"issuer": "i", "subject": "s"})), true),
+            Vec::<String>::new(),
+            "defaulting sets the url"
+        );
+    }
+    #[test]
+    fn rule_23_keyless_url_and_ca_cert() {
+        check(
+            23,
+            with_authority(
+                json!({"keyless": {"url": "https://fulcio.sigstore.dev", "ca-cert": {"data": KEY}, "identities": [{"issuer": "i", "subject": "s"}]}}),
+            ),
+            &[
+                "expected exactly one, got both: spec.authorities[0].keyless.ca-cert, spec.authorities[0].keyless.url",
+            ],
+        );
+    }
+    #[test]
+    fn rule_24_identities_empty() {
+        check(
+            24,
+            with_authority(json!({"keyless": {"identities": []}})),
+            &["missing field(s): spec.authorities[0].keyless.identities"],
+        );
+    }
+    #[test]
+    fn rule_25_exact_and_regexp() {
+        check(
+            25,
+            keyless(
+                json!({"issuer": "i", "issuerRegExp": "i.*", "subject": "s", "subjectRegExp": "s.*"}),
+            ),
+            &[
+                "expected exactly one, got both: spec.authorities[0].keyless.identities[0].issuer, spec.authorities[0].keyless.identities[0].issuerRegExp",
+                "expected exactly one, got both: spec.authorities[0].keyless.identities[0].subject, spec.authorities[0].keyless.identities[0].subjectRegExp",
+            ],
+        );
+    }
+    #[test]
+    fn rule_26_regexp_compiles() {
+        let errs = errors_for(
+            keyless(json!({"issuerRegExp": "****", "subject": "s"})),
+            true,
+        );
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("invalid value: ****: spec.authorities[0].keyless.identities[0].issuerRegExp\nregex is invalid: "), "{errs:?}");
+    }
+    #[test]
+    fn rule_27_subject_and_issuer_required() {
+        check(
+            27,
+            keyless(json!({})),
+            &[
+                "missing field(s): spec.authorities[0].keyless.identities[0].subject, spec.authorities[0].keyless.identities[0].subjectRegExp",
+                "missing field(s): spec.authorities[0].keyless.identities[0].issuer, spec.authorities[0].keyless.identities[0].issuerRegExp",
+            ],
+        );
+    }
+    #[test]
+    fn rule_28_attestation_name() {
+        check(
+            28,
+            attestation(json!({"predicateType": "https://slsa.dev/provenance/v1"})),
+            &["missing field(s): spec.authorities[0].attestations.name"],
+        );
+    }
+    #[test]
+    fn rule_29_attestation_predicate_type() {
+        check(
+            29,
+            attestation(json!({"name": "a"})),
+            &["missing field(s): spec.authorities[0].attestations.predicateType"],
+        );
+    }
+    /// Upstream only warns about short predicate types; attestations as a whole are rejected
+    /// by `unsupported_features` (no host capability verifies them).
+    #[test]
+    fn rule_30_short_predicate_type_is_not_an_error() {
+        check(
+            30,
+            attestation(json!({"name": "a", "predicateType": "vuln"})),
+            &[] as &[&str],
+        );
+    }
+    #[test]
+    fn rule_31_policy_type() {
+        check(
+            31,
+            with_policy(json!({"type": "opa", "data": "x"})),
+            &["invalid value: opa: spec.policy.type\nonly [cue,rego] are supported at the moment"],
+        );
+    }
+    #[test]
+    fn rule_32_policy_source_missing() {
+        check(
+            32,
+            with_policy(json!({"type": "rego"})),
+            &["missing field(s): spec.policy.data, spec.policy.configMapRef, spec.policy.remote"],
+        );
+    }
+    #[test]
+    fn rule_33_policy_source_several() {
+        check(
+            33,
+            with_policy(
+                json!({"type": "rego", "data": "x", "remote": {"url": "https://example.com/p.rego", "sha256sum": "abc"}}),
+            ),
+            &[
+                "expected exactly one, got both: spec.policy.data, spec.policy.configMapRef, spec.policy.remote",
+            ],
+        );
+    }
+    #[test]
+    fn rule_34_remote_url() {
+        check(
+            34,
+            with_policy(
+                json!({"type": "rego", "remote": {"url": "http://example.com/p.rego", "sha256sum": "abc"}}),
+            ),
+            &[
+                "invalid value: http://example.com/p.rego: spec.policy.remote.url\nurl valid is invalid. host and https scheme are expected",
+            ],
+        );
+    }
+    #[test]
+    fn rule_35_remote_sha256sum() {
+        check(
+            35,
+            with_policy(json!({"type": "rego", "remote": {"url": "https://example.com/p.rego"}})),
+            &["missing field(s): spec.policy.remote.sha256sum"],
+        );
+    }
+    #[test]
+    fn rule_36_config_map_ref_fields() {
+        check(
+            36,
+            with_policy(json!({"type": "rego", "configMapRef": {"namespace": "n"}})),
+            &[
+                "missing field(s): spec.policy.configMapRef.name",
+                "missing field(s): spec.policy.configMapRef.key",
+            ],
+        );
+    }
+    #[test]
+    fn rule_37_include_on_attestation_policy() {
+        check(
+            37,
+            attestation(
+                json!({"name": "a", "predicateType": "https://x", "policy": {"type": "rego", "data": "x", "includeSpec": true, "fetchConfigFile": true}}),
+            ),
+            &[
+                "must not set the field(s): spec.authorities[0].attestations.policy.fetchConfigFile",
+                "must not set the field(s): spec.authorities[0].attestations.policy.includeSpec",
+            ],
         );
     }
 }
