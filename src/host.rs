@@ -168,6 +168,20 @@ impl Host for CachedHost<'_> {
     }
 }
 
+/// The host capabilities [`SdkHost`] calls, as `namespace/operation` (what metadata.yml's
+/// `hostCapabilities` must list).
+pub const CAPABILITIES: [&str; 5] = [
+    "oci/v1/manifest_digest",
+    "oci/v1/oci_manifest",
+    "oci/v1/oci_manifest_config",
+    "oci/v2/verify",
+    "kubernetes/get_resource",
+];
+
+/// The Kubernetes resources [`SdkHost::get_resource`] reads (`apiVersion`, `kind`): what
+/// metadata.yml's `contextAwareResources` must list.
+pub const CONTEXT_AWARE_RESOURCES: [(&str, &str); 2] = [("v1", "Secret"), ("v1", "ConfigMap")];
+
 /// The real host, through `kubewarden-policy-sdk`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SdkHost;

@@ -30,6 +30,9 @@ pub mod settings;
 pub mod verdict;
 pub mod workload;
 
+#[cfg(test)]
+mod packaging_tests;
+
 use host::{CachedHost, Host, SdkHost};
 use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;

@@ -16,6 +16,22 @@ use k8s_openapi::api::core::v1::{Pod, PodSpec, PodTemplateSpec, ReplicationContr
 use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use serde_json::Value;
 
+/// The kinds checked: `(group, kind, resource, scalable)`. Scalable kinds skip an UPDATE that
+/// only lowers `spec.replicas`. Pods are also checked through `pods/ephemeralcontainers`.
+pub const KINDS: [(&str, &str, &str, bool); 8] = [
+    ("", "Pod", "pods", false),
+    ("apps", "Deployment", "deployments", true),
+    ("apps", "ReplicaSet", "replicasets", true),
+    ("apps", "StatefulSet", "statefulsets", true),
+    ("apps", "DaemonSet", "daemonsets", false),
+    ("", "ReplicationController", "replicationcontrollers", true),
+    ("batch", "Job", "jobs", false),
+    ("batch", "CronJob", "cronjobs", false),
+];
+
+/// Subresources checked besides the main resource: `(resource, subresource)`.
+pub const SUBRESOURCES: [(&str, &str); 1] = [("pods", "ephemeralcontainers")];
+
 /// One image of a workload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkloadImage {
@@ -67,19 +83,14 @@ pub fn extract(request: &KubernetesAdmissionRequest) -> Extraction {
     if !object["metadata"]["deletionTimestamp"].is_null() {
         return Extraction::Skip("the object is being deleted");
     }
-    let (resource, scalable) = match (group, kind) {
-        ("", "Pod") => ("pods", false),
-        ("apps", "Deployment") => ("deployments", true),
-        ("apps", "ReplicaSet") => ("replicasets", true),
-        ("apps", "StatefulSet") => ("statefulsets", true),
-        ("apps", "DaemonSet") => ("daemonsets", false),
-        ("", "ReplicationController") => ("replicationcontrollers", true),
-        ("batch", "Job") => ("jobs", false),
-        ("batch", "CronJob") => ("cronjobs", false),
-        _ => return Extraction::Skip("the kind is not a workload"),
+    let Some(&(_, _, resource, scalable)) =
+        KINDS.iter().find(|(g, k, _, _)| *g == group && *k == kind)
+    else {
+        return Extraction::Skip("the kind is not a workload");
     };
     match (resource, sub_resource) {
-        (_, "") | ("pods", "ephemeralcontainers") => {}
+        (_, "") => {}
+        pair if SUBRESOURCES.contains(&pair) => {}
         _ => return Extraction::Skip("the subresource holds no image"),
     }
     if scalable && request.operation == "UPDATE" && is_scale_down_only(object, &request.old_object)
