@@ -10,6 +10,10 @@
 
 use oci_spec::distribution::Reference;
 
+/// Longest reference accepted, in bytes: a repository name is at most 255 bytes, a tag 128, a
+/// sha512 digest 135, and a registry host a few hundred more.
+pub const MAX_REFERENCE_LEN: usize = 4096;
+
 /// A parsed image reference, keeping the string exactly as written in the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
@@ -24,7 +28,8 @@ pub struct ImageRef {
 /// A reference that does not parse; displays as upstream's `could not parse reference: <img>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
-    /// The image string as written.
+    /// The image string as written (its first 64 bytes and `…` when it is over
+    /// [`MAX_REFERENCE_LEN`]).
     pub image: String,
     /// oci-spec's reason (`repository name must be lowercase`, ...).
     pub reason: String,
@@ -42,6 +47,16 @@ impl ImageRef {
     /// Errors: whatever oci-spec rejects (empty, uppercase repository, malformed tag, digest of
     /// the wrong length or an unknown algorithm), with oci-spec's reason.
     pub fn parse(image: &str) -> Result<Self, ParseError> {
+        if image.len() > MAX_REFERENCE_LEN {
+            let mut end = 64;
+            while !image.is_char_boundary(end) {
+                end -= 1;
+            }
+            return Err(ParseError {
+                image: format!("{}…", &image[..end]),
+                reason: format!("the reference is {} bytes long; at most {MAX_REFERENCE_LEN} are accepted", image.len()),
+            });
+        }
         let err = |reason: String| ParseError {
             image: image.to_string(),
             reason,
