@@ -391,12 +391,18 @@ mod tests {
     /// Bounds: very large requests are answered, without trap, with a clear verdict.
     #[test]
     fn ten_thousand_containers() {
-        let images: Vec<String> = (0..10_000).map(|i| format!("registry.example.com/app{}:v1", i % 100)).collect();
+        let images: Vec<String> = (0..10_000)
+            .map(|i| format!("registry.example.com/app{}:v1", i % 100))
+            .collect();
         let refs: Vec<&str> = images.iter().map(String::as_str).collect();
         let r = run(pod_with(&refs), json!({}));
         assert!(!r.accepted);
         let message = r.message.unwrap();
-        assert_eq!(message.matches("no matching policies: ").count(), 100, "one merged line per distinct image");
+        assert_eq!(
+            message.matches("no matching policies: ").count(),
+            100,
+            "one merged line per distinct image"
+        );
         assert!(message.contains("spec.containers[9999].image"));
     }
 
@@ -406,9 +412,24 @@ mod tests {
         let r = run(pod_with(&[&huge]), json!({}));
         assert!(!r.accepted);
         let message = r.message.unwrap();
-        assert!(message.len() < 512, "the message does not echo the whole string: {} bytes", message.len());
-        assert!(message.starts_with("validation failed: could not parse reference: registry.example.com/aaaa"), "{message}");
-        assert!(message.ends_with(&format!("the reference is {} bytes long; at most 4096 are accepted", huge.len())), "{message}");
+        assert!(
+            message.len() < 512,
+            "the message does not echo the whole string: {} bytes",
+            message.len()
+        );
+        assert!(
+            message.starts_with(
+                "validation failed: could not parse reference: registry.example.com/aaaa"
+            ),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(&format!(
+                "the reference is {} bytes long; at most 4096 are accepted",
+                huge.len()
+            )),
+            "{message}"
+        );
     }
 
     #[test]
@@ -422,9 +443,16 @@ mod tests {
         request.insert_str(request.len() - 1, &format!(r#","extra":{nested}"#));
         let payload = format!(r#"{{"request":{request},"settings":{{}}}}"#);
         let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
-        assert_eq!(r.message.as_deref(), Some("validation failed: no matching policies: spec.containers[0].image\nnginx"));
+        assert_eq!(
+            r.message.as_deref(),
+            Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
+        );
         // Inside the object, the nesting is refused.
-        let request = pod_request("nginx").to_string().replacen(r#""spec":{"#, &format!(r#""spec":{{"extra":{nested},"#), 1);
+        let request = pod_request("nginx").to_string().replacen(
+            r#""spec":{"#,
+            &format!(r#""spec":{{"extra":{nested},"#),
+            1,
+        );
         let payload = format!(r#"{{"request":{request},"settings":{{}}}}"#);
         let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
         assert!(!r.accepted);

@@ -54,7 +54,10 @@ impl ImageRef {
             }
             return Err(ParseError {
                 image: format!("{}…", &image[..end]),
-                reason: format!("the reference is {} bytes long; at most {MAX_REFERENCE_LEN} are accepted", image.len()),
+                reason: format!(
+                    "the reference is {} bytes long; at most {MAX_REFERENCE_LEN} are accepted",
+                    image.len()
+                ),
             });
         }
         let err = |reason: String| ParseError {
