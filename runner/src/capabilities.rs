@@ -34,6 +34,19 @@ const TREE: &[(&str, bool)] = &[
     ("kubernetes/can_i", true),
 ];
 
+/// Every known capability as `(namespace, operation)` (the first path segment
+/// and the rest), sorted: upstream `HostCapabilities::enumerate_operations`
+/// (host_capabilities.rs L175-200), which kwctl's annotate scanner searches for.
+pub fn operations() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&'static str, &'static str)> = TREE
+        .iter()
+        .filter(|(_, leaf)| *leaf)
+        .filter_map(|(path, _)| path.split_once('/'))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// A rejected `--allowed-host-capabilities` pattern. The `Display` texts are
 /// upstream's `HostCapabilitiesPatternError` (errors.rs L109-129).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +321,18 @@ mod tests {
             err("oci/v2/verify/x"),
             r#"invalid pattern "oci/v2/verify/x": unknown segment "x", valid options at this level are: "#
         );
+    }
+
+    #[test]
+    fn operations_are_the_leaves() {
+        let ops = operations();
+        assert_eq!(ops.len(), 11);
+        assert_eq!(ops[0], ("crypto", "v1/is_certificate_trusted"));
+        assert!(ops.contains(&("kubernetes", "get_resource")));
+        assert!(ops.contains(&("oci", "v1/oci_manifest_config")));
+        for (ns, op) in &ops {
+            assert!(caps(&[&format!("{ns}/{op}")]).is_allowed(&format!("{ns}/{op}")));
+        }
     }
 
     #[test]

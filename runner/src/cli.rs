@@ -32,6 +32,8 @@ pub enum Command {
     Run(RunArgs),
     /// Call only the policy's `validate_settings` and print its JSON answer.
     ValidateSettings(ValidateSettingsArgs),
+    /// Add Kubewarden metadata to a WebAssembly module (as `kwctl annotate`).
+    Annotate(AnnotateArgs),
 }
 
 /// `--settings-path` / `--settings-json`.
@@ -88,6 +90,24 @@ pub struct ValidateSettingsArgs {
     pub policy: PathBuf,
 }
 
+/// Arguments of `annotate`, as kwctl's (`crates/kwctl/src/cli.rs`
+/// `subcommand_annotate`).
+#[derive(Debug, Clone, Args)]
+pub struct AnnotateArgs {
+    /// File containing the metadata.
+    #[arg(short = 'm', long, value_name = "PATH")]
+    pub metadata_path: PathBuf,
+    /// Output file.
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output_path: PathBuf,
+    /// File containing the usage information of the policy.
+    #[arg(short = 'u', long, value_name = "PATH")]
+    pub usage_path: Option<PathBuf>,
+    /// Path to WebAssembly module to be annotated.
+    #[arg(value_name = "WASM_PATH")]
+    pub wasm_path: PathBuf,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +119,7 @@ mod tests {
     fn run(args: &[&str]) -> RunArgs {
         match parse(args).expect("valid").command {
             Command::Run(r) => r,
-            Command::ValidateSettings(_) => panic!("not run"),
+            Command::ValidateSettings(_) | Command::Annotate(_) => panic!("not run"),
         }
     }
 
@@ -154,6 +174,31 @@ mod tests {
         ])
         .expect_err("repeated flag");
         assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn annotate_flags_as_kwctl() {
+        let Command::Annotate(a) = parse(&[
+            "annotate",
+            "-m",
+            "metadata.yml",
+            "-u",
+            "README.md",
+            "-o",
+            "out.wasm",
+            "in.wasm",
+        ])
+        .expect("valid")
+        .command
+        else {
+            panic!("not annotate")
+        };
+        assert_eq!(a.metadata_path, PathBuf::from("metadata.yml"));
+        assert_eq!(a.usage_path, Some(PathBuf::from("README.md")));
+        assert_eq!(a.output_path, PathBuf::from("out.wasm"));
+        assert_eq!(a.wasm_path, PathBuf::from("in.wasm"));
+        assert!(parse(&["annotate", "-m", "m.yml", "in.wasm"]).is_err());
+        assert!(parse(&["annotate", "-o", "o.wasm", "in.wasm"]).is_err());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The subcommands' bodies (`run`, `validate-settings`), kept out of
+//! The subcommands' bodies (`run`, `validate-settings`, `annotate`), kept out of
 //! `main.rs` so that further subcommands can share the building blocks.
 
 use std::collections::BTreeSet;
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Result, anyhow};
 
 use crate::capabilities::HostCapabilities;
-use crate::cli::{RunArgs, SettingsArgs, ValidateSettingsArgs};
+use crate::cli::{AnnotateArgs, RunArgs, SettingsArgs, ValidateSettingsArgs};
 use crate::host::{Backend, Host};
 use crate::module::PolicyModule;
 use crate::replay::Replayer;
@@ -86,4 +86,17 @@ pub fn validate_settings(args: &ValidateSettingsArgs) -> Result<()> {
     let response = instance.validate_settings(&settings);
     println!("{}", serde_json::to_string(&response)?);
     Ok(())
+}
+
+/// `cip-runner annotate`: see [`crate::annotate`].
+///
+/// # Errors
+/// As [`crate::annotate::annotate`].
+pub fn annotate(args: &AnnotateArgs) -> Result<()> {
+    crate::annotate::annotate(
+        &args.wasm_path,
+        &args.metadata_path,
+        &args.output_path,
+        args.usage_path.as_deref(),
+    )
 }

@@ -23,15 +23,16 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::callback_request::CallbackRequestType;
 use crate::capabilities::HostCapabilities;
 use crate::replay::Replayer;
 
 /// A Kubernetes resource type a context-aware policy may read (upstream
-/// `policy_metadata::ContextAwareResource`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+/// `policy_metadata::ContextAwareResource`; same field order, so a set of
+/// them sorts, and serializes, as upstream's).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContextAwareResource {
     /// e.g. `v1`, `apps/v1`.

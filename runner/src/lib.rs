@@ -18,10 +18,18 @@
 //! `cip-runner validate-settings` only runs step 2 and prints the guest's
 //! `{"valid":..,"message":..}` answer (exit 0 either way).
 //!
+//! `cip-runner annotate -m metadata.yml [-u README.md] -o out.wasm in.wasm`
+//! embeds the metadata as `kwctl annotate` does ([`annotate`]); `run
+//! --allow-context-aware` then grants the module's `contextAwareResources`.
+//!
+//! Compiled modules are cached on disk (`$CIP_RUNNER_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/cip-runner` or `~/.cache/cip-runner`; `off` disables it):
+//! see [`cache`].
+//!
 //! # Layout
 //! - [`cli`]: clap definitions; [`commands`]: the subcommands' bodies.
 //! - [`module`]: [`module::PolicyModule::load`] compiles a module once per
-//!   process; [`module::PolicyModule::instantiate`] makes a fresh instance
+//!   process (or loads it from the [`cache`]); [`module::PolicyModule::instantiate`] makes a fresh instance
 //!   from it (cheap), bound to a [`host::Host`]. A benchmark can time
 //!   `validate` on fresh instances or on one reused instance with these two.
 //! - [`host`]: the waPC host callback (binding check, capability gate,
@@ -29,14 +37,20 @@
 //! - [`callback_request`], [`capabilities`], [`replay`]: kwctl's request enum,
 //!   capability patterns and session format.
 //! - [`request`], [`settings`], [`response`]: inputs and kwctl's output line.
+//! - [`annotate`], [`metadata`], [`wasm`]: kwctl's annotate, its `Metadata`
+//!   type, and the wasm section helpers.
 
+pub mod annotate;
+pub mod cache;
 pub mod callback_request;
 pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod host;
+pub mod metadata;
 pub mod module;
 pub mod replay;
 pub mod request;
 pub mod response;
 pub mod settings;
+pub mod wasm;

@@ -13,5 +13,6 @@ fn main() -> Result<()> {
     match &cli.command {
         Command::Run(args) => commands::run(args),
         Command::ValidateSettings(args) => commands::validate_settings(args),
+        Command::Annotate(args) => commands::annotate(args),
     }
 }

@@ -9,6 +9,11 @@
 //!   the guest's `wapc_init`) cheaply from that compiled module, bound to a
 //!   [`Host`].
 //!
+//! Compiling goes through a [`CompileCache`] (wasmtime's on-disk cache of
+//! compiled code, see [`crate::cache`]): the first run of a module pays for
+//! the compilation, later runs of the same bytes load the compiled code.
+//! Instantiation is never cached.
+//!
 //! This is how kwctl's policy-evaluator builds its waPC stack
 //! (kubewarden-controller `crates/policy-evaluator/src/runtimes/wapc/stack_pre.rs`
 //! L11-41 and `stack.rs` L53-64). [`PolicyInstance::validate_settings`] and
@@ -23,10 +28,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Deserialize;
 use wasmtime_provider::wasmtime;
 
+use crate::cache::CompileCache;
 use crate::host::{ContextAwareResource, Host};
 use crate::request::AdmissionRequest;
 use crate::response::{AdmissionResponse, SettingsValidationResponse, ValidationResponse};
 use crate::settings::PolicySettings;
+pub use crate::wasm::custom_section;
 
 /// Name of the wasm custom section where `kwctl annotate` stores the policy
 /// metadata as JSON (kwctl `annotate.rs`).
@@ -48,55 +55,6 @@ pub struct PolicyMetadata {
     pub policy_type: Option<String>,
 }
 
-/// Reads one unsigned LEB128 `u32` at `*pos`.
-fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Result<u32> {
-    let mut result: u32 = 0;
-    for shift in (0..35).step_by(7) {
-        let byte = *bytes
-            .get(*pos)
-            .ok_or_else(|| anyhow!("truncated wasm section header"))?;
-        *pos += 1;
-        result |= u32::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(result);
-        }
-    }
-    bail!("invalid LEB128 in wasm section header")
-}
-
-/// Returns the payload of the first custom section named `name`, if any.
-///
-/// # Errors
-/// When `bytes` is not a well-formed wasm binary at the section level.
-pub fn custom_section<'a>(bytes: &'a [u8], name: &str) -> Result<Option<&'a [u8]>> {
-    if bytes.len() < 8 || &bytes[0..4] != b"\0asm" {
-        bail!("not a WebAssembly binary module");
-    }
-    let mut pos = 8;
-    while pos < bytes.len() {
-        let id = bytes[pos];
-        pos += 1;
-        let size = read_leb_u32(bytes, &mut pos)? as usize;
-        let end = pos
-            .checked_add(size)
-            .filter(|end| *end <= bytes.len())
-            .ok_or_else(|| anyhow!("truncated wasm section"))?;
-        if id == 0 {
-            let mut p = pos;
-            let name_len = read_leb_u32(bytes, &mut p)? as usize;
-            let name_end = p
-                .checked_add(name_len)
-                .filter(|e| *e <= end)
-                .ok_or_else(|| anyhow!("truncated wasm custom section name"))?;
-            if &bytes[p..name_end] == name.as_bytes() {
-                return Ok(Some(&bytes[name_end..end]));
-            }
-        }
-        pos = end;
-    }
-    Ok(None)
-}
-
 /// A compiled policy module. Cheap to share; compile it once per process.
 #[derive(Clone)]
 pub struct PolicyModule {
@@ -113,7 +71,8 @@ impl std::fmt::Debug for PolicyModule {
 }
 
 impl PolicyModule {
-    /// Reads and compiles a `.wasm` file.
+    /// Reads and compiles a `.wasm` file, through the compilation cache the
+    /// environment selects ([`CompileCache::from_env`]).
     ///
     /// # Errors
     /// When the file cannot be read, is not wasm, cannot be compiled or
@@ -121,9 +80,17 @@ impl PolicyModule {
     /// metadata asks for something this runner does not do (see
     /// [`PolicyModule::from_bytes`]).
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_with_cache(path, &CompileCache::from_env())
+    }
+
+    /// [`PolicyModule::load`] with an explicit compilation cache.
+    ///
+    /// # Errors
+    /// As [`PolicyModule::load`]; the cache itself never makes it fail.
+    pub fn load_with_cache(path: &Path, cache: &CompileCache) -> Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read policy module {}", path.display()))?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes_with_cache(&bytes, cache)
             .with_context(|| format!("cannot load policy module {}", path.display()))
     }
 
@@ -134,6 +101,19 @@ impl PolicyModule {
     /// policy is not a `kubewarden-wapc` one or is a `raw` policy (neither is
     /// supported here).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Self::from_bytes_with_cache(bytes, &CompileCache::from_env())
+    }
+
+    /// [`PolicyModule::from_bytes`] with an explicit compilation cache: a
+    /// module compiled before (same bytes, same wasmtime version and
+    /// settings) is loaded from the cache instead of being compiled again.
+    /// The `io.kubewarden.metadata` section is left out of what is compiled
+    /// (and so of the cache key): annotating a module does not make it
+    /// compile again.
+    ///
+    /// # Errors
+    /// As [`PolicyModule::from_bytes`]; the cache itself never makes it fail.
+    pub fn from_bytes_with_cache(bytes: &[u8], cache: &CompileCache) -> Result<Self> {
         // WAT text (accepted by wasmtime, handy for tests) carries no metadata.
         let section = if bytes.starts_with(b"\0asm") {
             custom_section(bytes, METADATA_SECTION)?
@@ -161,8 +141,18 @@ impl PolicyModule {
                 );
             }
         }
-        let engine = wasmtime::Engine::default();
-        let module = wasmtime::Module::new(&engine, bytes)
+        // The metadata section has no effect on the code: compile the module
+        // without it, so that an annotated module and the module it was made
+        // from (or re-annotated copies) share one cache entry.
+        let stripped;
+        let code = if metadata.is_some() {
+            stripped = crate::wasm::without_custom_section(bytes, METADATA_SECTION)?;
+            &stripped[..]
+        } else {
+            bytes
+        };
+        let engine = cache.engine();
+        let module = wasmtime::Module::new(&engine, code)
             .map_err(|e| anyhow!("cannot compile the WebAssembly module: {e:?}"))?;
         let pre = wasmtime_provider::WasmtimeEngineProviderBuilder::new()
             .engine(engine)
@@ -342,13 +332,15 @@ mod tests {
 
     #[test]
     fn garbage_module_is_refused() {
-        assert!(PolicyModule::from_bytes(b"\0asm\x01\0\0\0\x01\x01").is_err());
+        let cache = CompileCache::disabled();
+        assert!(PolicyModule::from_bytes_with_cache(b"\0asm\x01\0\0\0\x01\x01", &cache).is_err());
     }
 
     #[test]
     fn annotated_non_wapc_module_is_refused() {
         let bytes = wasm_with_custom(METADATA_SECTION, br#"{"executionMode":"opa"}"#);
-        let e = PolicyModule::from_bytes(&bytes).expect_err("opa");
+        let e = PolicyModule::from_bytes_with_cache(&bytes, &CompileCache::disabled())
+            .expect_err("opa");
         assert!(e.to_string().contains("kubewarden-wapc"), "{e}");
     }
 }

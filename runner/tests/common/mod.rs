@@ -102,8 +102,24 @@ impl From<Output> for Run {
     }
 }
 
+/// The compiled-module cache the tests use unless they pick their own (kept
+/// under cargo's target tmp dir, not in the user's cache).
+pub fn test_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cip-runner-cache")
+}
+
 /// Runs the `cip-runner` binary with `args`, feeding `stdin`.
 pub fn cip_runner(args: &[&str], stdin: Option<&str>) -> Run {
+    let cache = test_cache_dir();
+    cip_runner_env(
+        args,
+        stdin,
+        &[("CIP_RUNNER_CACHE_DIR", cache.to_str().expect("utf8 path"))],
+    )
+}
+
+/// [`cip_runner`] with extra environment variables.
+pub fn cip_runner_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     use std::io::Write;
     // anyhow appends a backtrace to `Error: ...` when these are set (kwctl
     // too); the tests compare stderr exactly, so unset them.
@@ -111,6 +127,7 @@ pub fn cip_runner(args: &[&str], stdin: Option<&str>) -> Run {
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -187,7 +204,8 @@ pub enum Validate<'a> {
 }
 
 /// A waPC guest in WAT. `validate_settings` answers `settings_answer`;
-/// `validate` does what [`Validate`] says; `trap_in_init` makes `wapc_init` trap.
+/// `protocol_version` answers `"v1"`; `validate` does what [`Validate`]
+/// says; `trap_in_init` makes `wapc_init` trap.
 pub fn scripted_guest(
     settings_answer: &str,
     validate: &Validate<'_>,
@@ -217,6 +235,7 @@ pub fn scripted_guest(
   (data (i32.const 0) "kubewarden")
   (data (i32.const 16) "{ns}")
   (data (i32.const 64) "{op}")
+  (data (i32.const 128) "\22v1\22")
   (data (i32.const 1024) "{settings}")
   (data (i32.const 16384) "{payload}")
   (func (export "wapc_init") {init_body})
@@ -226,6 +245,10 @@ pub fn scripted_guest(
     (if (i32.eq (local.get $op_len) (i32.const 17))
       (then
         (call $guest_response (i32.const 1024) (i32.const {settings_len}))
+        (return (i32.const 1))))
+    (if (i32.eq (local.get $op_len) (i32.const 16))
+      (then
+        (call $guest_response (i32.const 128) (i32.const 4))
         (return (i32.const 1))))
     (if (i32.eq (i32.const {mode}) (i32.const 2)) (then unreachable))
     (if (i32.eq (i32.const {mode}) (i32.const 0))
