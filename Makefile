@@ -11,15 +11,17 @@ RUNNER_SOURCES := $(shell find runner -type f \( -name '*.rs' -o -name Cargo.tom
 RUNNER := target/runner/cip-runner
 KWCTL_BIN := $(shell command -v kwctl 2>/dev/null)
 
+# The e2e tests and the demo run annotated-policy.wasm (its metadata grants the context-aware
+# resources) with the real kwctl when it is on the PATH, and with the project's runner otherwise.
 ifeq ($(KWCTL_BIN),)
 RUN_KWCTL := $(CURDIR)/$(RUNNER)
-RUN_POLICY := $(CURDIR)/policy.wasm
-RUN_DEPS := policy.wasm $(RUNNER)
+ANNOTATE_DEPS := $(RUNNER)
 else
 RUN_KWCTL := $(KWCTL_BIN)
-RUN_POLICY := $(CURDIR)/annotated-policy.wasm
-RUN_DEPS := annotated-policy.wasm
+ANNOTATE_DEPS :=
 endif
+RUN_POLICY := $(CURDIR)/annotated-policy.wasm
+RUN_DEPS := annotated-policy.wasm $(ANNOTATE_DEPS)
 
 .PHONY: test fmt lint unit-tests e2e-tests demo runner clean
 
@@ -37,13 +39,14 @@ else
 	wasm-opt -Oz $(WASM_FEATURES) target/wasm32-wasip1/release/cluster_image_policy.wasm -o policy.wasm
 endif
 
-annotated-policy.wasm: policy.wasm metadata.yml README.md
-	@command -v kwctl >/dev/null 2>&1 || { \
-	  echo "annotated-policy.wasm needs 'kwctl annotate', and kwctl is not on the PATH."; \
-	  echo "Install kwctl from https://github.com/kubewarden/kubewarden-controller/releases,"; \
-	  echo "or use policy.wasm, which 'make test' and 'make demo' run with the project's runner."; \
-	  exit 1; }
+annotated-policy.wasm: policy.wasm metadata.yml README.md $(ANNOTATE_DEPS)
+ifeq ($(KWCTL_BIN),)
+	@echo "kwctl is not on the PATH: annotating with the project's kwctl-compatible runner (cip-runner annotate)."
+	@echo "Install kwctl (https://github.com/kubewarden/kubewarden-controller/releases) to annotate for a release."
+	$(RUNNER) annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+else
 	kwctl annotate -m metadata.yml -u README.md -o annotated-policy.wasm policy.wasm
+endif
 
 runner: $(RUNNER)
 

@@ -2,15 +2,16 @@
 # End-to-end tests: the built module run on real admission requests.
 #
 # KWCTL is the binary that runs the policy: the real `kwctl` when it is on the PATH, the
-# project's kwctl-compatible runner otherwise. POLICY is the module (policy.wasm by default;
-# `make e2e-tests` passes annotated-policy.wasm when the real kwctl is used).
+# project's kwctl-compatible runner otherwise. POLICY is the annotated module (its metadata
+# lists the context-aware resources that `--allow-context-aware` grants); `make e2e-tests`
+# builds it with `kwctl annotate`, or `cip-runner annotate` when kwctl is absent.
 
 bats_require_minimum_version 1.5.0
 
 setup() {
   cd "$BATS_TEST_DIRNAME"
   KWCTL="${KWCTL:-$(command -v kwctl || echo "$BATS_TEST_DIRNAME/target/runner/cip-runner")}"
-  POLICY="${POLICY:-$BATS_TEST_DIRNAME/policy.wasm}"
+  POLICY="${POLICY:-$BATS_TEST_DIRNAME/annotated-policy.wasm}"
 }
 
 # policy SETTINGS REQUEST [EXTRA ARGS...]: runs the policy; $output is the response line,
