@@ -12,7 +12,7 @@
 //! newlines, and the rejection prefixed with `validation failed: `.
 
 use crate::authority::{AuthorityPass, Checker};
-use crate::cip::{ClusterImagePolicy, Mode};
+use crate::cip::{ClusterImagePolicy, Mode, validation};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
 use crate::imageconfig;
@@ -355,6 +355,21 @@ impl CipRunner<'_> {
         workload: &Workload,
     ) -> CipOutcome {
         let cip = &self.settings.policies[index];
+        // Settings validation rejects these; should a host ever skip it, fail closed rather
+        // than verify less than the CIP says.
+        let cannot_honour = validation::unsupported_features(cip);
+        if !cannot_honour.is_empty() {
+            let errors = cannot_honour
+                .iter()
+                .map(|e| {
+                    format!(
+                        "the policy cannot be honoured: {}",
+                        e.to_string().replace('\n', ": ")
+                    )
+                })
+                .collect();
+            return CipOutcome::Fail { errors };
+        }
         let mut errors = Vec::new();
         let mut matches = Map::new();
         let mut digests: Vec<String> = Vec::new();
@@ -731,6 +746,28 @@ mod tests {
         assert_eq!(
             decide(&settings(vec![deployments], "allow"), &["a:1"]),
             Decision::default()
+        );
+    }
+
+    #[test]
+    fn unvalidated_unsupported_fields_fail_closed() {
+        // An attestations authority would otherwise verify the signature only.
+        let c = cip(
+            "att",
+            &["**"],
+            json!({"authorities": [{"key": {"data": "x"}, "attestations": [{"name": "a", "predicateType": "https://x"}]}]}),
+        );
+        let s = Settings::from_json(
+            json!({"policies": [c], "modifyImagesWithDigest": false})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert!(s.validate().is_err());
+        let message = decide(&s, &["a:1"]).rejection().unwrap();
+        assert!(
+            message.starts_with("validation failed: failed policy: att: spec.containers[0].image\na:1 the policy cannot be honoured: not supported: spec.authorities[0].attestations: "),
+            "{message}"
         );
     }
 
