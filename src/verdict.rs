@@ -111,7 +111,6 @@ enum CipOutcome {
 /// evaluated once per CIP however many containers use it.
 pub struct Evaluator<'a> {
     settings: &'a Settings,
-    host: &'a dyn Host,
     globs: Result<GlobMatcher, String>,
     runner: CipRunner<'a>,
 }
@@ -140,7 +139,6 @@ impl<'a> Evaluator<'a> {
         });
         Evaluator {
             settings,
-            host,
             globs,
             runner: CipRunner {
                 settings,
@@ -216,56 +214,72 @@ impl<'a> Evaluator<'a> {
                 });
                 continue;
             }
-            let mut failed = false;
-            let mut passed_any = false;
-            let mut all_warn = true;
-            let mut digests: Vec<String> = Vec::new();
-            for &index in &matching {
-                let cip = &self.settings.policies[index];
-                all_warn &= cip.mode() == Mode::Warn;
-                let outcome = self.runner.cip_outcome(index, &reference, workload);
-                let (level, message, details) = match outcome {
-                    CipOutcome::Pass { warning, digest } => {
-                        passed_any = true;
-                        if let Some(d) = digest
-                            && !digests.contains(&d)
-                        {
-                            digests.push(d);
-                        }
-                        let Some(w) = warning else { continue };
-                        (
-                            Level::Warning,
-                            format!("warning from policy: {}", cip.name()),
-                            format!("{} {w}", img.image),
-                        )
-                    }
-                    CipOutcome::Fail { errors } => {
-                        let level = if cip.mode() == Mode::Warn {
-                            Level::Warning
-                        } else {
-                            Level::Error
-                        };
-                        failed |= level == Level::Error;
-                        let mut details = img.image.clone();
-                        for e in errors {
-                            details.push(' ');
-                            details.push_str(&e);
-                        }
-                        (level, format!("failed policy: {}", cip.name()), details)
-                    }
-                };
-                decision.entries.push(Entry {
-                    level,
-                    message,
-                    path: img.path.clone(),
-                    details,
-                });
-            }
-            if passed_any && !failed {
-                self.pin(img, &reference, digests, all_warn, &mut decision);
-            }
+            self.runner
+                .judge(img, &reference, &matching, workload, &mut decision);
         }
         decision
+    }
+}
+
+impl CipRunner<'_> {
+    /// Runs every matching CIP (AND) on one image, records failures and warnings, then pins the
+    /// image if it is admitted.
+    fn judge(
+        &mut self,
+        img: &WorkloadImage,
+        reference: &ImageRef,
+        matching: &[usize],
+        workload: &Workload,
+        decision: &mut Decision,
+    ) {
+        let mut failed = false;
+        let mut passed_any = false;
+        let mut all_warn = true;
+        let mut digests: Vec<String> = Vec::new();
+        for &index in matching {
+            let cip = &self.settings.policies[index];
+            all_warn &= cip.mode() == Mode::Warn;
+            let outcome = self.cip_outcome(index, reference, workload);
+            let (level, message, details) = match outcome {
+                CipOutcome::Pass { warning, digest } => {
+                    passed_any = true;
+                    if let Some(d) = digest
+                        && !digests.contains(&d)
+                    {
+                        digests.push(d);
+                    }
+                    let Some(w) = warning else { continue };
+                    (
+                        Level::Warning,
+                        format!("warning from policy: {}", cip.name()),
+                        format!("{} {w}", img.image),
+                    )
+                }
+                CipOutcome::Fail { errors } => {
+                    let level = if cip.mode() == Mode::Warn {
+                        Level::Warning
+                    } else {
+                        Level::Error
+                    };
+                    failed |= level == Level::Error;
+                    let mut details = img.image.clone();
+                    for e in errors {
+                        details.push(' ');
+                        details.push_str(&e);
+                    }
+                    (level, format!("failed policy: {}", cip.name()), details)
+                }
+            };
+            decision.entries.push(Entry {
+                level,
+                message,
+                path: img.path.clone(),
+                details,
+            });
+        }
+        if passed_any && !failed {
+            self.pin(img, reference, digests, all_warn, decision);
+        }
     }
 
     /// Pins an admitted image to the digest the host verified, or resolves one when only
@@ -335,9 +349,7 @@ impl<'a> Evaluator<'a> {
             ),
         }
     }
-}
 
-impl CipRunner<'_> {
     fn cip_outcome(&mut self, index: usize, image: &ImageRef, workload: &Workload) -> CipOutcome {
         let key = (image.raw().to_string(), index);
         if let Some(outcome) = self.outcomes.get(&key) {
