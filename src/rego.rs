@@ -171,6 +171,21 @@ mod tests {
         );
     }
 
+    /// The rule README recommends over `input.image`, which survives digest pinning.
+    #[test]
+    fn readme_latest_rule_handles_pinned_images() {
+        let p = RegoPolicy::compile("package sigstore\nisCompliant {\n  not regex.match(\":latest(@|$)\", input.image)\n}\n", 1000).unwrap();
+        for (image, ok) in [
+            ("cgr.dev/chainguard/nginx:latest", false),
+            ("cgr.dev/chainguard/nginx:latest@sha256:0123", false),
+            ("cgr.dev/chainguard/nginx:latest-dev", true),
+            ("cgr.dev/chainguard/nginx:latest-dev@sha256:0123", true),
+            ("localhost:5000/app:v1", true),
+        ] {
+            assert_eq!(p.evaluate(&json!({"image": image})).is_ok(), ok, "{image}");
+        }
+    }
+
     #[test]
     fn object_binding_is_not_compliant() {
         let p = RegoPolicy::compile(
