@@ -8,7 +8,7 @@
 //! tag (`repo@sha256:…`); we also match the name with its tag (`repo:tag`), which fixes
 //! sigstore/policy-controller#888 (globs pinning a tag never matched).
 
-use oci_spec::distribution::Reference;
+mod grammar;
 
 /// Longest reference accepted, in bytes: a repository name is at most 255 bytes, a tag 128, a
 /// sha512 digest 135, and a registry host a few hundred more.
@@ -42,10 +42,13 @@ impl std::fmt::Display for ParseError {
 }
 
 impl ImageRef {
-    /// Parses `image` as an OCI reference (`[registry/]repository[:tag][@digest]`).
+    /// Parses `image` as an OCI reference (`[registry/]repository[:tag][@digest]`) into an
+    /// `oci_spec` reference, with the grammar of [`grammar`] (oci-spec's language without its
+    /// per-instance regex compilation).
     ///
     /// Errors: whatever oci-spec rejects (empty, uppercase repository, malformed tag, digest of
-    /// the wrong length or an unknown algorithm), with oci-spec's reason.
+    /// the wrong length or an unknown algorithm), with oci-spec's reason; references over
+    /// [`MAX_REFERENCE_LEN`] bytes.
     pub fn parse(image: &str) -> Result<Self, ParseError> {
         if image.len() > MAX_REFERENCE_LEN {
             let mut end = 64;
@@ -64,11 +67,11 @@ impl ImageRef {
             image: image.to_string(),
             reason,
         };
-        let parsed = Reference::try_from(image).map_err(|e| {
-            // oci-spec's grammar only knows lowercase names; say why when case is the problem.
+        let parsed = grammar::parse(image).map_err(|e| {
+            // The grammar only knows lowercase names; say why when case is the problem.
             let name = image.split(['@']).next().unwrap_or(image);
             let lowered = format!("{}{}", name.to_ascii_lowercase(), &image[name.len()..]);
-            if lowered != image && Reference::try_from(lowered.as_str()).is_ok() {
+            if lowered != image && grammar::parse(&lowered).is_ok() {
                 err("repository name must be lowercase".to_string())
             } else {
                 err(e.to_string())
