@@ -59,7 +59,8 @@ fmt:
 lint:
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 
-unit-tests:
+# The runner's migrate tests use the annotated module.
+unit-tests: annotated-policy.wasm
 	cargo test --locked -p cluster-image-policy
 	cargo test --locked --profile runner -p cip-runner
 
@@ -70,6 +71,22 @@ test: fmt lint unit-tests e2e-tests
 
 demo: $(RUN_DEPS)
 	@KWCTL="$(RUN_KWCTL)" POLICY="$(RUN_POLICY)" bash scripts/demo.sh
+
+# make bench   per-request cost of policy.wasm under wasmtime, a fresh instance per request as
+#              policy-server runs it (and one reused instance, as kwctl bench), against the no-op
+#              module; then the native per-phase breakdown. Writes the generated blocks of
+#              BENCHMARKS.md (the rest of the file is kept). BENCH_ARGS="--fresh 50" etc. are passed on.
+.PHONY: bench
+NOOP_WASM := target/wasm32-wasip1/release/noop_policy.wasm
+NOOP_SOURCES := $(shell find runner/noop-policy -type f \( -name '*.rs' -o -name Cargo.toml \) -not -path '*/target/*')
+BENCH_ARGS ?=
+
+$(NOOP_WASM): $(NOOP_SOURCES) Cargo.toml Cargo.lock
+	cargo build --locked --target wasm32-wasip1 --release -p noop-policy
+
+bench: policy.wasm $(NOOP_WASM) $(RUNNER)
+	$(RUNNER) bench --policy policy.wasm --noop $(NOOP_WASM) --output BENCHMARKS.md $(BENCH_ARGS)
+	cargo run --locked --profile runner -p cip-runner --example breakdown -- --output BENCHMARKS.md
 
 clean:
 	cargo clean

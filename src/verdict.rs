@@ -24,6 +24,7 @@ use crate::workload::{Workload, WorkloadImage};
 use kubewarden_policy_sdk::request::GroupVersionKind;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 /// Severity of an [`Entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +121,9 @@ struct CipRunner<'a> {
     settings: &'a Settings,
     host: &'a dyn Host,
     checker: Checker<'a>,
-    rego: HashMap<usize, Result<RegoPolicy, String>>,
+    /// Compiled policy of each CIP that matched, shared between CIPs with the same text.
+    rego: HashMap<usize, Rc<Result<RegoPolicy, String>>>,
+    rego_by_source: HashMap<String, Rc<Result<RegoPolicy, String>>>,
     outcomes: HashMap<(String, usize), CipOutcome>,
 }
 
@@ -145,6 +148,7 @@ impl<'a> Evaluator<'a> {
                 host,
                 checker: Checker::new(host),
                 rego: HashMap::new(),
+                rego_by_source: HashMap::new(),
                 outcomes: HashMap::new(),
             },
         }
@@ -422,13 +426,21 @@ impl CipRunner<'_> {
         }
         if !self.rego.contains_key(&index) {
             let timeout = self.settings.rego_timeout_milliseconds;
-            let compiled = policy_source(policy, self.host).and_then(|source| {
-                RegoPolicy::compile(&source, timeout)
-                    .map_err(|e| format!("{}: {e}", rego::FAILURE_PREFIX))
-            });
+            let compiled = match policy_source(policy, self.host) {
+                Err(e) => Rc::new(Err(e)),
+                Ok(source) => Rc::clone(self.rego_by_source.entry(source).or_insert_with_key(
+                    |source| {
+                        Rc::new(
+                            RegoPolicy::compile(source, timeout)
+                                .map_err(|e| format!("{}: {e}", rego::FAILURE_PREFIX)),
+                        )
+                    },
+                )),
+            };
             self.rego.insert(index, compiled);
         }
-        let compiled = match &self.rego[&index] {
+        let compiled = Rc::clone(&self.rego[&index]);
+        let compiled = match compiled.as_ref() {
             Ok(p) => p,
             Err(e) => {
                 errors.push(e.clone());
@@ -799,6 +811,7 @@ mod tests {
             Decision::default()
         );
         assert_eq!(ev.runner.rego.len(), 1);
+        assert_eq!(ev.runner.rego_by_source.len(), 1);
         assert_eq!(ev.runner.outcomes.len(), 2);
     }
 }

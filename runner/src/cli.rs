@@ -34,6 +34,11 @@ pub enum Command {
     ValidateSettings(ValidateSettingsArgs),
     /// Add Kubewarden metadata to a WebAssembly module (as `kwctl annotate`).
     Annotate(AnnotateArgs),
+    /// Turn policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy.
+    Migrate(crate::migrate::MigrateArgs),
+    /// Per-request cost of a policy module, fresh instance per request (as
+    /// policy-server) and reused instance (as kwctl bench), against a no-op floor.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `--settings-path` / `--settings-json`.
@@ -119,7 +124,7 @@ mod tests {
     fn run(args: &[&str]) -> RunArgs {
         match parse(args).expect("valid").command {
             Command::Run(r) => r,
-            Command::ValidateSettings(_) | Command::Annotate(_) => panic!("not run"),
+            _ => panic!("not run"),
         }
     }
 

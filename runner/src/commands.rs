@@ -100,3 +100,16 @@ pub fn annotate(args: &AnnotateArgs) -> Result<()> {
         args.usage_path.as_deref(),
     )
 }
+
+/// `cip-runner migrate`: see [`crate::migrate`]. Exits with code 2, after
+/// writing the output, when ClusterImagePolicies were dropped.
+///
+/// # Errors
+/// As [`crate::migrate::run`] (exit code 1).
+pub fn migrate(args: &crate::migrate::MigrateArgs) -> Result<()> {
+    let code = crate::migrate::run(args)?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}

@@ -22,6 +22,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -75,6 +76,8 @@ pub struct Host {
     capabilities: HostCapabilities,
     context_aware: BTreeSet<ContextAwareResource>,
     backend: Mutex<Backend>,
+    /// Host-capability calls received (every namespace but `tracing`).
+    capability_calls: AtomicUsize,
 }
 
 impl Host {
@@ -94,7 +97,14 @@ impl Host {
             capabilities,
             context_aware,
             backend: Mutex::new(backend),
+            capability_calls: AtomicUsize::new(0),
         }
+    }
+
+    /// How many host-capability calls (every namespace but `tracing`, granted
+    /// or not) this host has received.
+    pub fn capability_calls(&self) -> usize {
+        self.capability_calls.load(Ordering::Relaxed)
     }
 
     /// Handles one waPC host call. `Ok` is the payload returned to the guest;
@@ -118,6 +128,7 @@ impl Host {
                 _ => Err(format!("unknown operation: {operation}")),
             };
         }
+        self.capability_calls.fetch_add(1, Ordering::Relaxed);
         let capability_path = format!("{namespace}/{operation}");
         if !self.capabilities.is_allowed(&capability_path) {
             return Err(HostCapabilities::denied_message(&capability_path));

@@ -22,6 +22,10 @@
 //! embeds the metadata as `kwctl annotate` does ([`annotate`]); `run
 //! --allow-context-aware` then grants the module's `contextAwareResources`.
 //!
+//! `cip-runner migrate --policy annotated-policy.wasm cips.yaml config.yaml`
+//! turns policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy
+//! ([`migrate`]).
+//!
 //! Compiled modules are cached on disk (`$CIP_RUNNER_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/cip-runner` or `~/.cache/cip-runner`; `off` disables it):
 //! see [`cache`].
@@ -39,8 +43,11 @@
 //! - [`request`], [`settings`], [`response`]: inputs and kwctl's output line.
 //! - [`annotate`], [`metadata`], [`wasm`]: kwctl's annotate, its `Metadata`
 //!   type, and the wasm section helpers.
+//! - [`bench`]: `cip-runner bench` (`make bench`): per-request cost on fresh
+//!   and reused instances against the no-op floor.
 
 pub mod annotate;
+pub mod bench;
 pub mod cache;
 pub mod callback_request;
 pub mod capabilities;
@@ -48,6 +55,7 @@ pub mod cli;
 pub mod commands;
 pub mod host;
 pub mod metadata;
+pub mod migrate;
 pub mod module;
 pub mod replay;
 pub mod request;

@@ -14,5 +14,7 @@ fn main() -> Result<()> {
         Command::Run(args) => commands::run(args),
         Command::ValidateSettings(args) => commands::validate_settings(args),
         Command::Annotate(args) => commands::annotate(args),
+        Command::Migrate(args) => commands::migrate(args),
+        Command::Bench(args) => cip_runner::bench::run(args),
     }
 }

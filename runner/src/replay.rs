@@ -60,7 +60,9 @@ pub struct Exchange {
 }
 
 /// A session ready to replay: each exchange's request already decoded.
-#[derive(Debug)]
+/// Cloning gives a fresh copy without parsing again (the benchmark replays
+/// one copy per request).
+#[derive(Debug, Clone)]
 pub struct Replayer {
     exchanges: VecDeque<(CallbackRequestType, RecordedResponse)>,
 }
