@@ -22,6 +22,27 @@ pub const QUERY: &str = "isCompliant = data.sigstore.isCompliant";
 /// Prefix of every Rego failure at CIP level (`failed evaluating rego policy for type <name>:`).
 pub const FAILURE_PREFIX: &str = "failed evaluating rego policy for type ClusterImagePolicy";
 
+/// Deepest nesting of `(`, `[` and `{` accepted in a policy's text. regorus 0.14.1's parser
+/// backtracks through nested brackets in exponential time (a fuzzer found `is[[[[…` with 42
+/// levels taking over 10 s; `fuzz/regressions/`); real policies nest a handful of levels.
+pub const MAX_BRACKET_DEPTH: usize = 12;
+
+/// Deepest bracket nesting of `text` (brackets inside strings count too: conservative).
+fn bracket_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// A parsed Rego policy, ready to evaluate many inputs.
 #[derive(Clone)]
 pub struct RegoPolicy {
@@ -41,6 +62,12 @@ impl RegoPolicy {
     ///
     /// Errors: regorus' parse error (`sigstore.rego:2:10: error: …`).
     pub fn compile(source: &str, timeout_ms: u64) -> Result<Self, String> {
+        let depth = bracket_depth(source);
+        if depth > MAX_BRACKET_DEPTH {
+            return Err(format!(
+                "the policy nests brackets {depth} levels deep; at most {MAX_BRACKET_DEPTH} are accepted (regorus' parser takes exponential time on deep nesting)"
+            ));
+        }
         let mut engine = Engine::new();
         engine.set_rego_v0(true);
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -200,6 +227,26 @@ mod tests {
     fn parse_errors_and_v0_syntax() {
         assert!(RegoPolicy::compile("package sigstore\nisCompliant {", 1000).is_err());
         assert!(RegoPolicy::compile("not rego at all", 1000).is_err());
+    }
+
+    /// Regression (fuzz/regressions/settings_json-timeout-rego-nested-brackets.json).
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_parsing() {
+        let source = format!(
+            "package sigstore\nis{}Compliant[result] {{ result := 1 }}\n",
+            "[".repeat(54)
+        );
+        let err = RegoPolicy::compile(&source, 1000).err().unwrap();
+        assert_eq!(
+            err,
+            "the policy nests brackets 55 levels deep; at most 12 are accepted (regorus' parser takes exponential time on deep nesting)"
+        );
+        let fine = format!(
+            "package sigstore\nx := {}1{}\nisCompliant {{ x }}\n",
+            "[".repeat(12),
+            "]".repeat(12)
+        );
+        assert!(RegoPolicy::compile(&fine, 1000).is_ok());
     }
 
     #[test]
