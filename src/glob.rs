@@ -10,9 +10,12 @@
 //! globset only treats `**` as recursive when it is a whole path component, so each `**` is
 //! rewritten into a globset alternation that means "any string" (the translation of
 //! `../shared/reference/regorus-globset-peers.md` §2.3, checked there by differential fuzzing),
-//! and the set is built with `literal_separator(true)` so that `*` stops at `/`.
+//! and each glob is built with `literal_separator(true)` so that `*` stops at `/`. Literal globs
+//! and globs whose only wildcard is a trailing `**` are decided by string comparison, as
+//! globset's own `Literal`/`Prefix` strategies do; the regex of any other glob is compiled only
+//! when a name passes its literal prefix (see [`GlobMatcher`]).
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobBuilder;
 
 /// Why a glob was rejected, in upstream's words (rule 3 and 4 of the CIP validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,54 +127,117 @@ fn rewrite_double_stars(glob: &str) -> String {
     out
 }
 
-/// Compiled globs of many CIPs, matched in one pass.
+/// One glob, in the cheapest form that decides it exactly.
+///
+/// globset itself decides literal globs and globs ending in a recursive wildcard by string
+/// comparison (its `Literal` and `Prefix` strategies) and compiles a regex for the rest; the
+/// same split is made here per glob, so that a request never compiles the regex of a glob whose
+/// literal prefix rules it out. `shapes_agree_with_globset` checks the two against each other.
+#[derive(Debug)]
+enum Shape {
+    /// No `*`: the name must equal the glob.
+    Literal(String),
+    /// The only wildcard is a trailing run of two or more `*` (upstream `.*`): the name must
+    /// start with this prefix.
+    Prefix(String),
+    /// Any other glob: `prefix` (the text before the first `*`) is a necessary condition; the
+    /// globset matcher is compiled on first use.
+    Pattern {
+        prefix: String,
+        glob: globset::Glob,
+        compiled: std::cell::OnceCell<globset::GlobMatcher>,
+    },
+}
+
+impl Shape {
+    /// Classifies an upstream glob (already checked by [`translate`]); `pattern` is its
+    /// globset translation.
+    fn new(upstream: &str, pattern: &str) -> Result<Shape, globset::Error> {
+        let upstream = match upstream {
+            "*/*" => "index.docker.io/*/*",
+            "*" => "index.docker.io/library/*",
+            other => other,
+        };
+        let Some(first_star) = upstream.find('*') else {
+            return Ok(Shape::Literal(upstream.to_string()));
+        };
+        let prefix = &upstream[..first_star];
+        let tail = &upstream[first_star..];
+        if tail.len() >= 2 && tail.bytes().all(|b| b == b'*') {
+            return Ok(Shape::Prefix(prefix.to_string()));
+        }
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .backslash_escape(false)
+            .case_insensitive(false)
+            .build()?;
+        Ok(Shape::Pattern {
+            prefix: prefix.to_string(),
+            glob,
+            compiled: std::cell::OnceCell::new(),
+        })
+    }
+
+    fn is_match(&self, name: &str) -> bool {
+        match self {
+            Shape::Literal(literal) => name == literal,
+            Shape::Prefix(prefix) => name.starts_with(prefix.as_str()),
+            Shape::Pattern {
+                prefix,
+                glob,
+                compiled,
+            } => {
+                name.starts_with(prefix.as_str())
+                    && compiled
+                        .get_or_init(|| glob.compile_matcher())
+                        .is_match(name)
+            }
+        }
+    }
+}
+
+/// Compiled globs of many CIPs.
 ///
 /// Build with [`GlobMatcher::new`]; [`GlobMatcher::matching_owners`] then tells which owners
-/// (e.g. CIP indices) have a glob matching any of the candidate names.
+/// (e.g. CIP indices) have a glob matching any of the candidate names. Building only checks and
+/// classifies the globs (a few microseconds each); the regex of a glob with a wildcard before
+/// its end is compiled by globset the first time a name passes its literal prefix, so a request
+/// pays only for the globs that could match its images (the host gives every request a fresh
+/// instance: nothing compiled survives it).
 #[derive(Debug)]
 pub struct GlobMatcher {
-    set: GlobSet,
-    owners: Vec<usize>,
+    globs: Vec<(usize, Shape)>,
 }
 
 impl GlobMatcher {
-    /// Compiles `(owner, glob)` pairs. Errors name the first glob that cannot be compiled.
+    /// Checks and classifies `(owner, glob)` pairs. Errors name the first glob that is invalid
+    /// (`(owner, glob, error)`).
     pub fn new<'a>(
         globs: impl IntoIterator<Item = (usize, &'a str)>,
     ) -> Result<Self, (usize, String, GlobError)> {
-        let mut builder = GlobSetBuilder::new();
-        let mut owners = Vec::new();
+        let mut shapes = Vec::new();
         for (owner, glob) in globs {
             let pattern = translate(glob).map_err(|e| (owner, glob.to_string(), e))?;
-            let compiled = GlobBuilder::new(&pattern)
-                .literal_separator(true)
-                .backslash_escape(false)
-                .case_insensitive(false)
-                .build()
-                .map_err(|e| {
-                    (
-                        owner,
-                        glob.to_string(),
-                        GlobError::Invalid(format!("{glob}: {e}")),
-                    )
-                })?;
-            builder.add(compiled);
-            owners.push(owner);
+            let shape = Shape::new(glob, &pattern).map_err(|e| {
+                (
+                    owner,
+                    glob.to_string(),
+                    GlobError::Invalid(format!("{glob}: {e}")),
+                )
+            })?;
+            shapes.push((owner, shape));
         }
-        let set = builder
-            .build()
-            .map_err(|e| (0, String::new(), GlobError::Invalid(e.to_string())))?;
-        Ok(GlobMatcher { set, owners })
+        Ok(GlobMatcher { globs: shapes })
     }
 
     /// Owners having at least one glob that matches one of `candidates`, sorted and unique.
     pub fn matching_owners(&self, candidates: &[String]) -> Vec<usize> {
-        let mut hits = Vec::new();
-        for candidate in candidates {
-            for glob_index in self.set.matches(candidate.as_str()) {
-                hits.push(self.owners[glob_index]);
-            }
-        }
+        let mut hits: Vec<usize> = self
+            .globs
+            .iter()
+            .filter(|(_, shape)| candidates.iter().any(|c| shape.is_match(c)))
+            .map(|(owner, _)| *owner)
+            .collect();
         hits.sort_unstable();
         hits.dedup();
         hits
@@ -456,6 +522,120 @@ mod tests {
             vec![0, 2]
         );
         assert_eq!(m.matching_owners(&["quay.io/a:1".to_string()]), vec![2]);
+    }
+
+    /// The string-comparison shapes and the lazily compiled ones decide exactly as a globset
+    /// `GlobSet` of the translated pattern does, on every glob of the tests above and names
+    /// built from their pieces.
+    #[test]
+    fn shapes_agree_with_globset() {
+        let globs = [
+            "**",
+            "*",
+            "*/*",
+            "*/**",
+            "a***",
+            "inde**",
+            "ghcr.io/**",
+            "ghcr.io/foo**",
+            "ghcr.io/*/*",
+            "ghcr.io/**/app:*",
+            "ghcr.io/org/app:v1.*",
+            "**demo**",
+            "**demo",
+            "ghcr.io/foo",
+            "ghcr.io/foo*",
+            "ghcr.io/foo:*",
+            "index.docker.io/library/*:latest",
+            "localhost:5000/*",
+            "a**b",
+            "ghcr.io/*",
+            "ghcr.io/org/*@sha256:*",
+            "registry-4.example.com/**",
+        ];
+        let pieces = [
+            "",
+            "ghcr.io",
+            "/",
+            "foo",
+            "org",
+            "app",
+            ":",
+            "latest",
+            "v1.2",
+            "@sha256:00",
+            "demo",
+            "index.docker.io",
+            "library",
+            "localhost:5000",
+            "a",
+            "b",
+            "-x",
+            ".",
+            "registry-4.example.com",
+        ];
+        let mut names = vec![String::new()];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    names.push(format!("{a}{b}{c}"));
+                    names.push(format!("{a}/{b}/{c}"));
+                }
+            }
+        }
+        let mut checked = 0;
+        for glob in globs {
+            let pattern = translate(glob).unwrap();
+            let mut builder = globset::GlobSetBuilder::new();
+            builder.add(
+                GlobBuilder::new(&pattern)
+                    .literal_separator(true)
+                    .backslash_escape(false)
+                    .build()
+                    .unwrap(),
+            );
+            let set = builder.build().unwrap();
+            let shape = Shape::new(glob, &pattern).unwrap();
+            for name in &names {
+                assert_eq!(
+                    shape.is_match(name),
+                    set.is_match(name.as_str()),
+                    "glob {glob:?} (shape {shape:?}) on {name:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
+    }
+
+    #[test]
+    fn shapes_by_position() {
+        let shape = |g: &str| Shape::new(g, &translate(g).unwrap()).unwrap();
+        assert!(matches!(shape("ghcr.io/foo"), Shape::Literal(l) if l == "ghcr.io/foo"));
+        assert!(matches!(shape("ghcr.io/**"), Shape::Prefix(p) if p == "ghcr.io/"));
+        assert!(matches!(shape("**"), Shape::Prefix(p) if p.is_empty()));
+        assert!(
+            matches!(shape("*"), Shape::Pattern { prefix, .. } if prefix == "index.docker.io/library/")
+        );
+        assert!(
+            matches!(shape("ghcr.io/*/**"), Shape::Pattern { prefix, .. } if prefix == "ghcr.io/")
+        );
+        // The regex is compiled only once a name passes the literal prefix.
+        let Shape::Pattern { compiled, .. } = &shape("ghcr.io/*/*") else {
+            panic!()
+        };
+        assert!(compiled.get().is_none());
+        let s = shape("ghcr.io/*/*");
+        assert!(!s.is_match("quay.io/a/b"));
+        let Shape::Pattern { compiled, .. } = &s else {
+            panic!()
+        };
+        assert!(compiled.get().is_none());
+        assert!(s.is_match("ghcr.io/a/b"));
+        let Shape::Pattern { compiled, .. } = &s else {
+            panic!()
+        };
+        assert!(compiled.get().is_some());
     }
 
     #[test]

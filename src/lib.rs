@@ -34,13 +34,12 @@ pub mod workload;
 mod packaging_tests;
 
 use host::{CachedHost, Host, SdkHost};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use settings::Settings;
-use workload::Extraction;
+use workload::{AdmissionRequest, Extraction};
 
 #[cfg(target_arch = "wasm32")]
 use kubewarden_policy_sdk::wapc_guest as guest;
@@ -109,8 +108,20 @@ fn accept(warnings: Vec<String>) -> ValidationResponse {
     }
 }
 
+/// The `validate` payload, decoded in one pass (the admission request's objects kept as raw
+/// JSON).
 #[derive(Deserialize)]
 struct Payload<'a> {
+    #[serde(borrow)]
+    request: AdmissionRequest<'a>,
+    #[serde(borrow, default)]
+    settings: Option<&'a RawValue>,
+}
+
+/// The `validate` payload with the request undecoded: the second try when [`Payload`] does not
+/// decode, to tell a broken payload, broken settings and a broken request apart.
+#[derive(Deserialize)]
+struct RawPayload<'a> {
     #[serde(borrow)]
     request: &'a RawValue,
     #[serde(borrow, default)]
@@ -118,23 +129,29 @@ struct Payload<'a> {
 }
 
 /// The whole policy on one `validate` payload, with `host` for the capabilities.
+///
+/// Errors, all rejections, checked in this order: `cannot decode the validation request: …`,
+/// `invalid settings: …`, `cannot decode the admission request: …`, then those of
+/// [`workload::extract`] and [`verdict::Evaluator`].
 pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse {
-    let payload: Payload = match serde_json::from_slice(payload) {
-        Ok(p) => p,
-        Err(e) => return reject(format!("cannot decode the validation request: {e}")),
+    let (request, settings) = match serde_json::from_slice::<Payload>(payload) {
+        Ok(p) => (Ok(p.request), p.settings),
+        Err(_) => match serde_json::from_slice::<RawPayload>(payload) {
+            Ok(p) => (Err(p.request), p.settings),
+            Err(e) => return reject(format!("cannot decode the validation request: {e}")),
+        },
     };
-    let settings = match Settings::from_json(
-        payload
-            .settings
-            .map(|s| s.get().as_bytes())
-            .unwrap_or(b"{}"),
-    ) {
+    let settings = match Settings::from_json(settings.map(|s| s.get().as_bytes()).unwrap_or(b"{}"))
+    {
         Ok(s) => s,
         Err(e) => return reject(format!("invalid settings: {e}")),
     };
-    let request: KubernetesAdmissionRequest = match serde_json::from_str(payload.request.get()) {
-        Ok(r) => r,
-        Err(e) => return reject(format!("cannot decode the admission request: {e}")),
+    let request: AdmissionRequest = match request {
+        Ok(request) => request,
+        Err(raw) => match serde_json::from_str(raw.get()) {
+            Ok(r) => r,
+            Err(e) => return reject(format!("cannot decode the admission request: {e}")),
+        },
     };
     let workload = match workload::extract(&request) {
         Extraction::Skip(_) => return accept(Vec::new()),
@@ -155,7 +172,14 @@ pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse
     }
     let mut response = accept(warnings);
     if !decision.patches.is_empty() {
-        let mut object = request.object;
+        // Decoded into a value only now, to be patched: `extract` read it as raw JSON.
+        let mut object: serde_json::Value = match request
+            .object
+            .map(|o| serde_json::from_str(o.get()))
+        {
+            Some(Ok(object)) => object,
+            _ => return reject("cannot pin the images: the object cannot be decoded".to_string()),
+        };
         for (pointer, image) in decision.patches {
             match object.pointer_mut(&pointer) {
                 Some(slot) => *slot = serde_json::Value::String(image),
@@ -447,7 +471,7 @@ mod tests {
             r.message.as_deref(),
             Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
         );
-        // Inside the object, the nesting is refused.
+        // Inside the object, fields the policy does not read are skipped the same way...
         let request = pod_request("nginx").to_string().replacen(
             r#""spec":{"#,
             &format!(r#""spec":{{"extra":{nested},"#),
@@ -455,9 +479,38 @@ mod tests {
         );
         let payload = format!(r#"{{"request":{request},"settings":{{}}}}"#);
         let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
-        assert!(!r.accepted);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
+        );
+        // ... a field it reads is refused with its path...
+        let deep_image = pod_request("nginx").to_string().replacen(
+            r#""image":"nginx""#,
+            &format!(r#""image":{nested}"#),
+            1,
+        );
+        let payload = format!(r#"{{"request":{deep_image},"settings":{{}}}}"#);
+        let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "cannot decode the Pod: spec.containers[0].image: invalid type: sequence, expected a string"
+            )
+        );
+        // ... and a Rego policy that asks for the spec fails its CIP, naming the limit.
+        let settings = json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "with-spec"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "includeSpec": true,
+                                "data": "package sigstore\nisCompliant = true\n"}}}]});
+        let payload = format!(r#"{{"request":{request},"settings":{settings}}}"#);
+        let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
         let message = r.message.unwrap();
-        assert!(message.contains("recursion limit exceeded"), "{message}");
+        assert!(
+            message.starts_with("validation failed: failed policy: with-spec: spec.containers[0].image\nnginx failed evaluating rego policy for type ClusterImagePolicy: cannot decode spec: recursion limit exceeded"),
+            "{message}"
+        );
         let settings = format!(r#"{{"noMatchPolicy":{nested}}}"#);
         let err = settings::validate_settings_payload(settings.as_bytes()).unwrap_err();
         assert!(err.starts_with("noMatchPolicy: "), "{err}");

@@ -87,8 +87,23 @@ impl Settings {
         if trimmed.first() != Some(&b'{') {
             return Err("settings must be a mapping (a YAML/JSON object)".to_string());
         }
+        // The plain decoder first: tracking the path costs about half again as much, and is
+        // only needed for the message of a document that does not decode.
+        let mut settings: Settings = match serde_json::from_slice(bytes) {
+            Ok(settings) => settings,
+            Err(_) => Self::decode_error(bytes)?,
+        };
+        for cip in &mut settings.policies {
+            cip.apply_defaults();
+        }
+        Ok(settings)
+    }
+
+    /// Decodes again, tracking the path, for the error message of a document that did not
+    /// decode (`Err` always, unless the two decoders disagree).
+    fn decode_error(bytes: &[u8]) -> Result<Settings, String> {
         let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let mut settings: Settings = serde_path_to_error::deserialize(de).map_err(|e| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             // serde_json appends ` at line L column C`: positions in the JSON the host built
             // from the user's YAML, which would only mislead.
@@ -102,11 +117,7 @@ impl Settings {
             } else {
                 format!("{path}: {inner}")
             }
-        })?;
-        for cip in &mut settings.policies {
-            cip.apply_defaults();
-        }
-        Ok(settings)
+        })
     }
 
     /// Full settings validation: every CIP rule, unsupported features, duplicate names, Rego

@@ -172,19 +172,11 @@ impl<'a> Evaluator<'a> {
                 return decision;
             }
         };
-        let labels: BTreeMap<String, String> = workload.metadata["labels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
         let applicable: Vec<bool> = self
             .settings
             .policies
             .iter()
-            .map(|cip| match_applies(cip, workload.resource, gvk, &labels))
+            .map(|cip| match_applies(cip, workload.resource, gvk, &workload.labels))
             .collect();
         for img in &workload.images {
             let reference = match ImageRef::parse(&img.image) {
@@ -450,11 +442,28 @@ impl CipRunner<'_> {
         let mut input = Map::new();
         input.insert("authorityMatches".into(), Value::Object(matches));
         input.insert("image".into(), Value::String(image.raw().to_string()));
-        if policy.include_spec == Some(true) {
-            input.insert("spec".into(), workload.spec.clone());
-        }
-        if policy.include_object_meta == Some(true) {
-            input.insert("metadata".into(), workload.metadata.clone());
+        let parts = [
+            ("spec", policy.include_spec == Some(true)),
+            ("metadata", policy.include_object_meta == Some(true)),
+        ];
+        for (field, include) in parts {
+            if !include {
+                continue;
+            }
+            let value = if field == "spec" {
+                workload.spec_value()
+            } else {
+                workload.metadata_value()
+            };
+            match value {
+                Ok(v) => {
+                    input.insert(field.into(), v.clone());
+                }
+                Err(e) => {
+                    errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+                    return CipOutcome::Fail { errors };
+                }
+            }
         }
         if policy.fetch_config_file == Some(true) {
             match imageconfig::fetch_configs(image, self.host) {
@@ -565,12 +574,19 @@ mod tests {
         s
     }
 
-    fn pod(images: &[&str]) -> Workload {
-        Workload {
-            kind: "Pod".into(),
-            api_version: "v1".into(),
-            resource: "pods",
-            images: images
+    fn pod(images: &[&str]) -> Workload<'static> {
+        let raw = |v: Value| -> &'static serde_json::value::RawValue {
+            Box::leak(serde_json::value::RawValue::from_string(v.to_string()).unwrap())
+        };
+        let object = json!({
+            "metadata": {"name": "p", "labels": {"app": "web"}},
+            "spec": {"containers": images.iter().map(|i| json!({"image": i})).collect::<Vec<_>>()},
+        });
+        Workload::new(
+            "Pod",
+            "v1",
+            "pods",
+            images
                 .iter()
                 .enumerate()
                 .map(|(i, img)| WorkloadImage {
@@ -579,9 +595,9 @@ mod tests {
                     image: img.to_string(),
                 })
                 .collect(),
-            spec: json!({"containers": images.iter().map(|i| json!({"image": i})).collect::<Vec<_>>()}),
-            metadata: json!({"name": "p", "labels": {"app": "web"}}),
-        }
+            [("app".to_string(), "web".to_string())].into(),
+            Some(raw(object)),
+        )
     }
 
     fn gvk() -> GroupVersionKind {

@@ -7,14 +7,27 @@
 //! volumes (`volumes[i].image.reference`, reported at `volumes[i].image`).
 //!
 //! Kinds: Pod (also its `ephemeralcontainers` subresource), Deployment, ReplicaSet,
-//! StatefulSet, DaemonSet, ReplicationController, Job, CronJob. Objects are decoded with
-//! `k8s-openapi`'s types; an object of a checked kind that does not decode is rejected.
+//! StatefulSet, DaemonSet, ReplicationController, Job, CronJob.
+//!
+//! Only the fields the policy reads are decoded, straight from the request's JSON, with the
+//! field names and shapes of k8s-openapi's types: `metadata.labels` (strings),
+//! `metadata.deletionTimestamp`, and the pod spec's `initContainers`, `containers`,
+//! `ephemeralContainers` (arrays of objects whose `image` is a string) and
+//! `volumes[].image.reference`; `null` wherever k8s-openapi has an `Option`. An object of a
+//! checked kind whose fields read have another shape is rejected, naming the field. Everything
+//! else is skipped without being built: decoding the whole object into a `serde_json::Value`
+//! and then into k8s-openapi's typed `Deployment` (env, probes, resources, ...) was the largest
+//! part of a request's cost (BENCHMARKS.md), for fields the API server has already validated
+//! and the policy never reads. `spec` and `metadata` are decoded into values only when a CIP's
+//! Rego asks for them (`includeSpec`, `includeObjectMeta`).
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, PodSpec, PodTemplateSpec, ReplicationController};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use kubewarden_policy_sdk::request::GroupVersionKind;
+use serde::de::Visitor;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 
 /// The kinds checked: `(group, kind, resource, scalable)`. Scalable kinds skip an UPDATE that
 /// only lowers `spec.replicas`. Pods are also checked through `pods/ephemeralcontainers`.
@@ -43,9 +56,32 @@ pub struct WorkloadImage {
     pub image: String,
 }
 
-/// A workload to check: its images and what the Rego input may include.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Workload {
+/// The fields of a Kubernetes `AdmissionRequest` the policy reads, with the objects borrowed
+/// as raw JSON (decoded only as far as needed). Like the SDK's `KubernetesAdmissionRequest`
+/// (kubewarden-policy-sdk 0.17 `src/request.rs`): every field may be absent, and both the
+/// Kubernetes (`subResource`, `oldObject`) and the snake_case spellings are accepted.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AdmissionRequest<'a> {
+    /// `kind`: group, version and kind of the object.
+    pub kind: GroupVersionKind,
+    /// `subResource` (`""` for the main resource).
+    #[serde(rename = "subResource", alias = "sub_resource")]
+    pub sub_resource: String,
+    /// `operation`: `CREATE`, `UPDATE`, `DELETE`, `CONNECT`.
+    pub operation: String,
+    /// `object`, as JSON; `None` when absent or `null`.
+    #[serde(borrow)]
+    pub object: Option<&'a RawValue>,
+    /// `oldObject`, as JSON; `None` when absent or `null`.
+    #[serde(borrow, rename = "oldObject", alias = "old_object")]
+    pub old_object: Option<&'a RawValue>,
+}
+
+/// A workload to check: its images and what the Rego input may include (borrowed from the
+/// admission request's object, decoded on first use).
+#[derive(Debug, Clone)]
+pub struct Workload<'a> {
     /// `kind` of the object (`Pod`, `Deployment`, ...).
     pub kind: String,
     /// `apiVersion` of the object (`v1`, `apps/v1`, ...).
@@ -54,137 +90,331 @@ pub struct Workload {
     pub resource: &'static str,
     /// Every image, in upstream's order.
     pub images: Vec<WorkloadImage>,
-    /// The top-level object's `spec` (for `includeSpec`).
-    pub spec: Value,
-    /// The top-level object's `metadata` (for `includeObjectMeta`).
-    pub metadata: Value,
+    /// `metadata.labels` of the object (for `spec.match` label selectors).
+    pub labels: BTreeMap<String, String>,
+    /// The object, as JSON.
+    pub object: Option<&'a RawValue>,
+    spec_value: OnceCell<Result<Value, String>>,
+    metadata_value: OnceCell<Result<Value, String>>,
+}
+
+/// Equal when every field is, `spec` and `metadata` compared as JSON text.
+impl PartialEq for Workload<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        fn text(r: Option<&RawValue>) -> Option<&str> {
+            r.map(RawValue::get)
+        }
+        self.kind == other.kind
+            && self.api_version == other.api_version
+            && self.resource == other.resource
+            && self.images == other.images
+            && self.labels == other.labels
+            && text(self.object) == text(other.object)
+    }
+}
+
+impl<'a> Workload<'a> {
+    /// A workload from its parts (the object as JSON).
+    pub fn new(
+        kind: &str,
+        api_version: &str,
+        resource: &'static str,
+        images: Vec<WorkloadImage>,
+        labels: BTreeMap<String, String>,
+        object: Option<&'a RawValue>,
+    ) -> Self {
+        Workload {
+            kind: kind.to_string(),
+            api_version: api_version.to_string(),
+            resource,
+            images,
+            labels,
+            object,
+            spec_value: OnceCell::new(),
+            metadata_value: OnceCell::new(),
+        }
+    }
+
+    /// The object's `spec` as a JSON value (for `includeSpec`; `null` when absent), decoded on
+    /// the first call.
+    ///
+    /// Errors: serde_json's message when the value cannot be built (nesting deeper than its
+    /// recursion limit of 128 in a field the policy otherwise skips).
+    pub fn spec_value(&self) -> Result<&Value, String> {
+        self.spec_value
+            .get_or_init(|| self.part(|p| p.spec))
+            .as_ref()
+            .map_err(|e| format!("cannot decode spec: {e}"))
+    }
+
+    /// The object's `metadata` as a JSON value (for `includeObjectMeta`; `null` when absent),
+    /// decoded on the first call. Errors as [`Workload::spec_value`].
+    pub fn metadata_value(&self) -> Result<&Value, String> {
+        self.metadata_value
+            .get_or_init(|| self.part(|p| p.metadata))
+            .as_ref()
+            .map_err(|e| format!("cannot decode metadata: {e}"))
+    }
+}
+
+impl<'a> Workload<'a> {
+    /// One top-level field of the object as a value (`null` when absent).
+    fn part(&self, field: impl FnOnce(Parts<'a>) -> Option<&'a RawValue>) -> Result<Value, String> {
+        let Some(object) = self.object else {
+            return Ok(Value::Null);
+        };
+        let parts: Parts<'a> = serde_json::from_str(object.get()).map_err(|e| e.to_string())?;
+        to_value(field(parts))
+    }
+}
+
+/// A raw JSON value as a `Value` (`null` when absent).
+fn to_value(raw: Option<&RawValue>) -> Result<Value, String> {
+    match raw {
+        None => Ok(Value::Null),
+        Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string()),
+    }
 }
 
 /// What to do with an admission request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Extraction {
+pub enum Extraction<'a> {
     /// Accept without checks, for the reason given (DELETE, another kind, a scale-down, ...).
     Skip(&'static str),
     /// Check these images.
-    Check(Workload),
+    Check(Workload<'a>),
     /// Reject: the object of a checked kind cannot be decoded.
     Invalid(String),
 }
 
 /// Decides whether `request` is checked and extracts its images.
-pub fn extract(request: &KubernetesAdmissionRequest) -> Extraction {
+///
+/// Errors ([`Extraction::Invalid`]): `cannot decode the <Kind>: <field>: <what is wrong>` when
+/// the object, its metadata or its image fields do not have the shapes of k8s-openapi's types.
+pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
     if request.operation != "CREATE" && request.operation != "UPDATE" {
         return Extraction::Skip("only CREATE and UPDATE are checked");
     }
     let group = request.kind.group.as_str();
     let kind = request.kind.kind.as_str();
-    let sub_resource = request.sub_resource.as_str();
-    let object = &request.object;
-    if !object["metadata"]["deletionTimestamp"].is_null() {
-        return Extraction::Skip("the object is being deleted");
-    }
     let Some(&(_, _, resource, scalable)) =
         KINDS.iter().find(|(g, k, _, _)| *g == group && *k == kind)
     else {
         return Extraction::Skip("the kind is not a workload");
     };
-    match (resource, sub_resource) {
+    match (resource, request.sub_resource.as_str()) {
         (_, "") => {}
         pair if SUBRESOURCES.contains(&pair) => {}
         _ => return Extraction::Skip("the subresource holds no image"),
     }
-    if scalable && request.operation == "UPDATE" && is_scale_down_only(object, &request.old_object)
+    let invalid = |e: String| Extraction::Invalid(format!("cannot decode the {kind}: {e}"));
+    // One pass over the object: the metadata and the pod spec's image fields are decoded, the
+    // rest is skipped.
+    let decoded = match kind {
+        "Pod" => decode::<ObjectView<PodSpec>>(request.object)
+            .map(|o| o.map(|o| o.with_pod_spec("spec", Some))),
+        "CronJob" => decode::<ObjectView<CronJobSpec>>(request.object).map(|o| {
+            o.map(|o| {
+                o.with_pod_spec("spec.jobTemplate.spec.template.spec", |s| {
+                    s.job_template?.0.spec?.0.template?.0.spec.map(|s| s.0)
+                })
+            })
+        }),
+        _ => decode::<ObjectView<TemplateSpec>>(request.object).map(|o| {
+            o.map(|o| o.with_pod_spec("spec.template.spec", |s| s.template?.0.spec.map(|s| s.0)))
+        }),
+    };
+    let (api_version, metadata, pod_spec) = match decoded {
+        Ok(Some(parts)) => parts,
+        Ok(None) => return invalid("the object: invalid type: null, expected an object".into()),
+        Err(e) => return invalid(e),
+    };
+    if metadata.deletion_timestamp.is_some() {
+        return Extraction::Skip("the object is being deleted");
+    }
+    if scalable
+        && request.operation == "UPDATE"
+        && is_scale_down_only(request.object, request.old_object)
     {
         return Extraction::Skip("the update only scales the workload down");
     }
-    let decoded = match decode_pod_spec(kind, object) {
-        Ok(decoded) => decoded,
-        Err(e) => return Extraction::Invalid(format!("cannot decode the {kind}: {e}")),
+    let images = match pod_spec {
+        Some((prefix, spec)) => pod_spec_images(prefix, &spec),
+        None => Vec::new(),
     };
-    let Some((prefix, spec)) = decoded else {
-        return Extraction::Check(Workload {
-            kind: kind.to_string(),
-            api_version: api_version(object),
-            resource,
-            images: Vec::new(),
-            spec: object["spec"].clone(),
-            metadata: object["metadata"].clone(),
-        });
-    };
-    Extraction::Check(Workload {
-        kind: kind.to_string(),
-        api_version: api_version(object),
+    Extraction::Check(Workload::new(
+        kind,
+        api_version.as_deref().unwrap_or_default(),
         resource,
-        images: pod_spec_images(prefix, &spec),
-        spec: object["spec"].clone(),
-        metadata: object["metadata"].clone(),
-    })
-}
-
-fn api_version(object: &Value) -> String {
-    object["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+        images,
+        metadata.labels.unwrap_or_default(),
+        request.object,
+    ))
 }
 
 /// Upstream skips any UPDATE lowering `spec.replicas` (`podscalable_types.go` L108-119), even
 /// one that also changes the pod template. We skip only when the template is unchanged, so a
 /// new image cannot slip in with a scale-down.
-fn is_scale_down_only(object: &Value, old_object: &Value) -> bool {
+fn is_scale_down_only(object: Option<&RawValue>, old_object: Option<&RawValue>) -> bool {
+    // An object that cannot be built as a value (too deep) is not a scale-down: it is checked.
+    let (Ok(object), Ok(old_object)) = (to_value(object), to_value(old_object)) else {
+        return false;
+    };
     let replicas = |o: &Value| o["spec"]["replicas"].as_i64().unwrap_or(1);
-    replicas(object) < replicas(old_object)
+    replicas(&object) < replicas(&old_object)
         && object["spec"]["template"] == old_object["spec"]["template"]
 }
 
-type PrefixedSpec = (&'static str, PodSpec);
-
-fn decode_pod_spec(kind: &str, object: &Value) -> Result<Option<PrefixedSpec>, serde_json::Error> {
-    fn template(t: Option<PodTemplateSpec>) -> Option<PodSpec> {
-        t.and_then(|t| t.spec)
+/// Decodes `raw` (`None`/`null` → `Ok(None)`) into a view. Errors name the field
+/// (`spec.containers[1].image: invalid type: integer `5`, expected a string`); the path is
+/// tracked only when decoding has failed.
+fn decode<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>, String> {
+    let Some(raw) = raw else { return Ok(None) };
+    if let Ok(view) = serde_json::from_str::<Option<Strict<T>>>(raw.get()) {
+        return Ok(view.map(|v| v.0));
     }
-    const TEMPLATE: &str = "spec.template.spec";
-    let o = object.clone();
-    Ok(match kind {
-        "Pod" => serde_json::from_value::<Pod>(o)?.spec.map(|s| ("spec", s)),
-        "Deployment" => serde_json::from_value::<Deployment>(o)?
-            .spec
-            .and_then(|s| template(Some(s.template)))
-            .map(|s| (TEMPLATE, s)),
-        "ReplicaSet" => serde_json::from_value::<ReplicaSet>(o)?
-            .spec
-            .and_then(|s| template(s.template))
-            .map(|s| (TEMPLATE, s)),
-        "StatefulSet" => serde_json::from_value::<StatefulSet>(o)?
-            .spec
-            .and_then(|s| template(Some(s.template)))
-            .map(|s| (TEMPLATE, s)),
-        "DaemonSet" => serde_json::from_value::<DaemonSet>(o)?
-            .spec
-            .and_then(|s| template(Some(s.template)))
-            .map(|s| (TEMPLATE, s)),
-        "ReplicationController" => serde_json::from_value::<ReplicationController>(o)?
-            .spec
-            .and_then(|s| template(s.template))
-            .map(|s| (TEMPLATE, s)),
-        "Job" => serde_json::from_value::<Job>(o)?
-            .spec
-            .and_then(|s| template(Some(s.template)))
-            .map(|s| (TEMPLATE, s)),
-        "CronJob" => serde_json::from_value::<CronJob>(o)?
-            .spec
-            .and_then(|s| s.job_template.spec)
-            .and_then(|s| template(Some(s.template)))
-            .map(|s| ("spec.jobTemplate.spec.template.spec", s)),
-        _ => None,
-    })
+    let de = &mut serde_json::Deserializer::from_str(raw.get());
+    match serde_path_to_error::deserialize::<_, Option<Strict<T>>>(de) {
+        Ok(view) => Ok(view.map(|v| v.0)),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.inner().to_string();
+            let inner = inner
+                .rsplit_once(" at line ")
+                .map_or(inner.as_str(), |(t, _)| t);
+            let path = if path == "." { "the object" } else { &path };
+            Err(format!("{path}: {inner}"))
+        }
+    }
 }
 
-/// Lists the images of a pod spec whose field path starts with `prefix` (dotted).
-pub fn pod_spec_images(prefix: &str, spec: &PodSpec) -> Vec<WorkloadImage> {
+/// A struct that must be a JSON object (or `null` where optional), as k8s-openapi's types
+/// require: serde's derived structs also accept an array of the fields in order, which no
+/// Kubernetes object has.
+#[derive(Debug)]
+struct Strict<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Strict<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(ObjectOnly(deserializer)).map(Strict)
+    }
+}
+
+/// A deserializer that decodes anything asked of it as a map.
+struct ObjectOnly<D>(D);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
+
+/// The fields of a workload object read in one pass; `S` is the kind's `spec`.
+#[derive(Deserialize)]
+struct ObjectView<'a, S> {
+    #[serde(default, rename = "apiVersion")]
+    api_version: Option<String>,
+    #[serde(borrow)]
+    metadata: Option<Strict<MetadataView<'a>>>,
+    spec: Option<Strict<S>>,
+}
+
+/// The object's API version, metadata and pod spec (with its dotted path).
+type ObjectParts<'a> = (
+    Option<String>,
+    MetadataView<'a>,
+    Option<(&'static str, PodSpec)>,
+);
+
+impl<'a, S> ObjectView<'a, S> {
+    fn with_pod_spec(
+        self,
+        prefix: &'static str,
+        pod_spec: impl FnOnce(S) -> Option<PodSpec>,
+    ) -> ObjectParts<'a> {
+        (
+            self.api_version,
+            self.metadata.map(|m| m.0).unwrap_or_default(),
+            self.spec.and_then(|s| pod_spec(s.0)).map(|s| (prefix, s)),
+        )
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct MetadataView<'a> {
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default, borrow, rename = "deletionTimestamp")]
+    deletion_timestamp: Option<&'a RawValue>,
+}
+
+/// The `spec` and `metadata` of an object, as JSON (for the Rego input).
+#[derive(Deserialize)]
+struct Parts<'a> {
+    #[serde(default, borrow)]
+    spec: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Spec<T> {
+    spec: Option<Strict<T>>,
+}
+
+#[derive(Deserialize)]
+struct TemplateSpec {
+    template: Option<Strict<Spec<PodSpec>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CronJobSpec {
+    job_template: Option<Strict<Spec<TemplateSpec>>>,
+}
+
+/// The image fields of k8s-openapi's `api::core::v1::PodSpec`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PodSpec {
+    init_containers: Option<Vec<Strict<Container>>>,
+    containers: Option<Vec<Strict<Container>>>,
+    ephemeral_containers: Option<Vec<Strict<Container>>>,
+    volumes: Option<Vec<Strict<Volume>>>,
+}
+
+/// `Container.image`, `EphemeralContainer.image`.
+#[derive(Deserialize)]
+struct Container {
+    image: Option<String>,
+}
+
+/// `Volume.image` (`ImageVolumeSource`).
+#[derive(Deserialize)]
+struct Volume {
+    image: Option<Strict<ImageVolumeSource>>,
+}
+
+/// `ImageVolumeSource.reference`.
+#[derive(Deserialize)]
+struct ImageVolumeSource {
+    reference: Option<String>,
+}
+
+/// Lists the images of a pod spec whose field path starts with `prefix` (dotted), in upstream's
+/// order.
+fn pod_spec_images(prefix: &str, spec: &PodSpec) -> Vec<WorkloadImage> {
     let pointer_prefix = format!("/{}", prefix.replace('.', "/"));
     let mut images = Vec::new();
-    let mut push = |field: &str, i: usize, image: &Option<String>, tail: &str| {
+    let mut push = |field: &str, i: usize, image: Option<&String>, tail: &str| {
         if let Some(image) = image {
             images.push(WorkloadImage {
                 path: format!("{prefix}.{field}[{i}].image"),
@@ -193,18 +423,19 @@ pub fn pod_spec_images(prefix: &str, spec: &PodSpec) -> Vec<WorkloadImage> {
             });
         }
     };
-    for (i, c) in spec.init_containers.iter().flatten().enumerate() {
-        push("initContainers", i, &c.image, "");
-    }
-    for (i, c) in spec.containers.iter().enumerate() {
-        push("containers", i, &c.image, "");
-    }
-    for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
-        push("ephemeralContainers", i, &c.image, "");
+    let containers = [
+        ("initContainers", &spec.init_containers),
+        ("containers", &spec.containers),
+        ("ephemeralContainers", &spec.ephemeral_containers),
+    ];
+    for (field, list) in containers {
+        for (i, c) in list.iter().flatten().enumerate() {
+            push(field, i, c.0.image.as_ref(), "");
+        }
     }
     for (i, v) in spec.volumes.iter().flatten().enumerate() {
-        let reference = v.image.as_ref().and_then(|img| img.reference.clone());
-        push("volumes", i, &reference, "/reference");
+        let reference = v.0.image.as_ref().and_then(|s| s.0.reference.as_ref());
+        push("volumes", i, reference, "/reference");
     }
     images
 }
@@ -219,15 +450,16 @@ mod tests {
         operation: &str,
         object: Value,
         old: Value,
-    ) -> KubernetesAdmissionRequest {
-        serde_json::from_value(json!({
+    ) -> AdmissionRequest<'static> {
+        let text = json!({
             "uid": "u",
             "kind": {"group": kind.0, "version": "v1", "kind": kind.1},
             "operation": operation,
             "object": object,
             "oldObject": old,
-        }))
-        .unwrap()
+        })
+        .to_string();
+        serde_json::from_str(Box::leak(text.into_boxed_str())).unwrap()
     }
 
     fn pod_spec() -> Value {
@@ -396,17 +628,133 @@ mod tests {
 
     #[test]
     fn undecodable_object_is_invalid() {
+        let invalid = |kind: (&str, &str), object: Value| match extract(&request(
+            kind,
+            "CREATE",
+            object,
+            Value::Null,
+        )) {
+            Extraction::Invalid(msg) => msg,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            invalid(
+                ("", "Pod"),
+                json!({"kind": "Pod", "spec": {"containers": "nope"}})
+            ),
+            "cannot decode the Pod: spec.containers: invalid type: string \"nope\", expected a sequence"
+        );
+        assert_eq!(
+            invalid(
+                ("apps", "Deployment"),
+                json!({"spec": {"template": {"spec": {"containers": [{"image": "a"}, {"image": 5}]}}}})
+            ),
+            "cannot decode the Deployment: spec.template.spec.containers[1].image: invalid type: integer `5`, expected a string"
+        );
+        assert_eq!(
+            invalid(
+                ("batch", "CronJob"),
+                json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"volumes": [{"image": {"reference": []}}]}}}}}})
+            ),
+            "cannot decode the CronJob: spec.jobTemplate.spec.template.spec.volumes[0].image.reference: invalid type: sequence, expected a string"
+        );
+        assert_eq!(
+            invalid(("", "Pod"), json!({"spec": ["x"]})),
+            "cannot decode the Pod: spec: invalid type: sequence, expected struct PodSpec"
+        );
+        assert_eq!(
+            invalid(("", "Pod"), json!({"spec": {"containers": [["evil"]]}})),
+            "cannot decode the Pod: spec.containers[0]: invalid type: sequence, expected struct Container"
+        );
+        assert_eq!(
+            invalid(("apps", "Deployment"), json!({"spec": {"template": 5}})),
+            "cannot decode the Deployment: spec.template: invalid type: integer `5`, expected struct Spec"
+        );
+        assert_eq!(
+            invalid(("", "Pod"), Value::Null),
+            "cannot decode the Pod: the object: invalid type: null, expected an object"
+        );
+    }
+
+    #[test]
+    fn metadata_is_decoded_with_its_kubernetes_types() {
+        let extracted = |metadata: Value| {
+            extract(&request(
+                ("", "Pod"),
+                "CREATE",
+                json!({"metadata": metadata, "spec": {"containers": [{"image": "nginx"}]}}),
+                Value::Null,
+            ))
+        };
+        match extracted(json!({"labels": {"app": "web", "tier": "1"}, "managedFields": [{"x": 1}]}))
+        {
+            Extraction::Check(w) => {
+                assert_eq!(
+                    w.labels,
+                    BTreeMap::from([("app".into(), "web".into()), ("tier".into(), "1".into())])
+                );
+                assert_eq!(w.metadata_value().unwrap()["managedFields"][0]["x"], 1);
+                assert_eq!(w.spec_value().unwrap()["containers"][0]["image"], "nginx");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            extracted(json!({"labels": {"tier": 1}})),
+            Extraction::Invalid(
+                "cannot decode the Pod: metadata.labels.tier: invalid type: integer `1`, expected a string".into()
+            )
+        );
+        assert_eq!(
+            extracted(json!(["labels"])),
+            Extraction::Invalid(
+                "cannot decode the Pod: metadata: invalid type: sequence, expected struct MetadataView".into()
+            )
+        );
+        match extracted(json!({"deletionTimestamp": null, "labels": null})) {
+            Extraction::Check(w) => assert_eq!((w.images.len(), w.labels.len()), (1, 0)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The SDK's spellings (`sub_resource`, `old_object`) are accepted as well.
+    #[test]
+    fn snake_case_aliases() {
+        let text = json!({"kind": {"kind": "Pod"}, "operation": "UPDATE", "sub_resource": "status",
+                          "object": {"spec": {}}, "old_object": null})
+        .to_string();
+        let r: AdmissionRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(r.sub_resource, "status");
+        assert_eq!(
+            extract(&r),
+            Extraction::Skip("the subresource holds no image")
+        );
+    }
+
+    /// Absent or `null` lists and fields hold no image; fields the policy does not read are not
+    /// decoded (a quantity that would not parse does not matter).
+    #[test]
+    fn absent_null_and_unread_fields() {
         let r = request(
             ("", "Pod"),
             "CREATE",
-            json!({"kind": "Pod", "spec": {"containers": "nope"}}),
+            json!({"spec": {"initContainers": null, "containers": [{"name": "a", "image": null, "resources": {"limits": {"cpu": {"odd": 1}}}}, {"image": "nginx"}], "volumes": [{"name": "v"}, {"image": null}, {"image": {"pullPolicy": "Always"}}]}}),
             Value::Null,
         );
-        match extract(&r) {
-            Extraction::Invalid(msg) => {
-                assert!(msg.starts_with("cannot decode the Pod: "), "{msg}")
-            }
-            other => panic!("{other:?}"),
+        assert_eq!(
+            images(extract(&r)),
+            vec![(
+                "spec.containers[1].image".into(),
+                "/spec/containers/1/image".into(),
+                "nginx".into()
+            )]
+        );
+        for object in [
+            json!({}),
+            json!({"spec": null}),
+            json!({"spec": {"template": null}}),
+        ] {
+            let r = request(("apps", "Deployment"), "CREATE", object, Value::Null);
+            assert_eq!(images(extract(&r)), vec![]);
         }
     }
 }

@@ -6,9 +6,11 @@
 //! ([`cip_runner::bench::standard_scenarios`]):
 //!
 //! - **decode**: the settings JSON (`Settings::from_json`), the admission
-//!   request (`KubernetesAdmissionRequest`), the object into its typed
-//!   Kubernetes kind (`workload::extract`);
-//! - **compile**: the glob set (`Evaluator::new`), the Rego policies of the
+//!   request (`workload::AdmissionRequest`, the objects kept as raw JSON), the
+//!   fields of the object the policy reads (`workload::extract`);
+//! - **compile**: the globs (`Evaluator::new`: checked and classified; a
+//!   regex is compiled later, during evaluation, only for a glob with a
+//!   wildcard before its end whose literal prefix a name passes), the Rego policies of the
 //!   matching CIPs (`RegoPolicy::compile`);
 //! - **evaluate**: the image references (`ImageRef::parse`), the Rego
 //!   evaluations (`RegoPolicy::evaluate` on the input the policy builds), and
@@ -50,8 +52,7 @@ use cluster_image_policy::reference::ImageRef;
 use cluster_image_policy::rego::RegoPolicy;
 use cluster_image_policy::settings::Settings;
 use cluster_image_policy::verdict::Evaluator;
-use cluster_image_policy::workload::{self, Extraction};
-use kubewarden_policy_sdk::request::KubernetesAdmissionRequest;
+use cluster_image_policy::workload::{self, AdmissionRequest, Extraction};
 use serde_json::Value;
 
 /// Environment variable that turns the process into a cold-measurement child.
@@ -282,9 +283,9 @@ fn warm(p: &Prepared, n: usize) -> Result<Warm> {
     });
     let settings = Settings::from_json(p.settings_json.as_bytes()).map_err(|e| anyhow!(e))?;
     let decode_request = median_us(n, || {
-        timed(|| serde_json::from_str::<KubernetesAdmissionRequest>(&p.request_json)).0
+        timed(|| serde_json::from_str::<AdmissionRequest>(&p.request_json)).0
     });
-    let request: KubernetesAdmissionRequest = serde_json::from_str(&p.request_json)?;
+    let request: AdmissionRequest = serde_json::from_str(&p.request_json)?;
     let extract = median_us(n, || timed(|| workload::extract(&request)).0);
     let Extraction::Check(workload) = workload::extract(&request) else {
         bail!("{}: the request is not checked", p.id);
@@ -363,10 +364,16 @@ fn warm(p: &Prepared, n: usize) -> Result<Warm> {
         input.insert("authorityMatches".into(), Value::Object(matches));
         input.insert("image".into(), Value::String(image.raw().to_owned()));
         if policy.include_spec == Some(true) {
-            input.insert("spec".into(), workload.spec.clone());
+            input.insert(
+                "spec".into(),
+                workload.spec_value().map_err(|e| anyhow!(e))?.clone(),
+            );
         }
         if policy.include_object_meta == Some(true) {
-            input.insert("metadata".into(), workload.metadata.clone());
+            input.insert(
+                "metadata".into(),
+                workload.metadata_value().map_err(|e| anyhow!(e))?.clone(),
+            );
         }
         if policy.include_type_meta == Some(true) {
             input.insert(
@@ -536,7 +543,7 @@ fn main() -> Result<()> {
     );
     let _ = writeln!(
         out,
-        "| Scenario | decode: settings | decode: request | decode: object to its kind (`workload::extract`) | compile: globs (`Evaluator::new`) | compile: Rego of the matching CIPs | evaluate: parse images | evaluate: Rego | evaluate: the rest | encode | **warm total** (`validate_with_host`) | cold: first `ImageRef::parse` | cold: rest of the first `validate` | **cold total** | peak heap of one `validate` (of which the glob set) | host calls |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "| Scenario | decode: settings | decode: request | decode: the fields read from the object (`workload::extract`) | compile: globs (`Evaluator::new`) | compile: Rego of the matching CIPs | evaluate: parse images | evaluate: Rego | evaluate: the rest | encode | **warm total** (`validate_with_host`) | cold: first `ImageRef::parse` | cold: rest of the first `validate` | **cold total** | peak heap of one `validate` (of which the glob matcher) | host calls |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let us = |v: f64| {
         if v < 10.0 {
