@@ -12,12 +12,18 @@
 //!
 //! Every evaluation runs under regorus' execution timer; exceeding it is a failure.
 
+use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
+use serde::Deserialize;
+use std::cell::OnceCell;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// The query upstream runs.
 pub const QUERY: &str = "isCompliant = data.sigstore.isCompliant";
+
+/// The rule [`QUERY`] reads.
+const RULE: &str = "data.sigstore.isCompliant";
 
 /// Prefix of every Rego failure at CIP level (`failed evaluating rego policy for type <name>:`).
 pub const FAILURE_PREFIX: &str = "failed evaluating rego policy for type ClusterImagePolicy";
@@ -44,9 +50,29 @@ fn bracket_depth(text: &str) -> usize {
 }
 
 /// A parsed Rego policy, ready to evaluate many inputs.
+///
+/// The first evaluation has regorus prepare the parsed policy (analysis, schedule, rule and
+/// function tables, loop hoisting: `Engine::prepare_for_eval`, regorus 0.14.1
+/// `src/engine.rs:1462`), once; `compile` alone (settings validation) does not pay for it.
+/// Each evaluation runs on a clone of the prepared engine: the clone shares the prepared policy
+/// through an `Rc` (well under a microsecond) and owns all evaluation state, so nothing of one
+/// evaluation reaches the next, and `&self` suffices.
 #[derive(Clone)]
 pub struct RegoPolicy {
+    /// The parsed policy, never evaluated.
+    parsed: Engine,
+    /// `parsed`, prepared at the first evaluation (see [`Prepared::new`]).
+    prepared: OnceCell<Prepared>,
+}
+
+/// A policy as evaluations start from.
+#[derive(Clone)]
+struct Prepared {
+    /// Prepared, unless regorus failed to prepare it: then the parsed engine, whose every
+    /// evaluation prepares it again and reports that failure, as before.
     engine: Engine,
+    /// Whether evaluating [`RULE`] with `eval_rule` gives exactly what [`QUERY`] would.
+    by_rule: bool,
 }
 
 /// The outcome of a compliant evaluation.
@@ -54,6 +80,69 @@ pub struct RegoPolicy {
 pub struct Compliant {
     /// The `warning` of the result object that admitted, if any.
     pub warning: Option<String>,
+}
+
+/// The regorus value of `v`: what `Value::from(v.clone())` gives, without the clone and
+/// without serde's detour (about a quarter cheaper on a Deployment spec). `None` where regorus'
+/// deserializer would treat an object specially (serde_json's private number token: regorus
+/// 0.14.1 `src/value/mod.rs:321`); the caller then takes regorus' own path.
+fn to_regorus(v: &serde_json::Value) -> Option<Value> {
+    Some(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        // serde_json numbers are finite; regorus' visitor takes them as u64, i64 or f64.
+        serde_json::Value::Number(n) => Value::deserialize(n).ok()?,
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => {
+            Value::from(a.iter().map(to_regorus).collect::<Option<Vec<_>>>()?)
+        }
+        serde_json::Value::Object(o) => {
+            if o.keys()
+                .next()
+                .is_some_and(|k| k == "$serde_json::private::Number")
+            {
+                return None;
+            }
+            Value::from(
+                o.iter()
+                    .map(|(k, v)| Some((Value::from(k.as_str()), to_regorus(v)?)))
+                    .collect::<Option<std::collections::BTreeMap<_, _>>>()?,
+            )
+        }
+    })
+}
+
+/// The input document as regorus sees it (`Value::Undefined` where regorus' conversion fails).
+fn input_value(input: &serde_json::Value) -> Value {
+    to_regorus(input).unwrap_or_else(|| Value::deserialize(input).unwrap_or(Value::Undefined))
+}
+
+/// Whether no rule head of the engine's modules has more than one static path component.
+/// Only then does `Engine::eval_query`'s extra step, `Interpreter::create_rule_prefixes`
+/// (regorus 0.14.1 `src/engine.rs:1274`, `src/interpreter.rs:4428`: it seeds `data` with
+/// empty objects above rules such as `a.b := …`, which a policy can observe), do nothing.
+/// Conservative: accepts `p`, `p(…)` and `p[<not a string literal>]` heads only.
+fn heads_are_simple(engine: &mut Engine) -> bool {
+    engine.get_modules().iter().all(|module| {
+        module.policy.iter().all(|rule| {
+            let refr = match rule.as_ref() {
+                Rule::Spec { head, .. } => match head {
+                    RuleHead::Compr { refr, .. }
+                    | RuleHead::Set { refr, .. }
+                    | RuleHead::Func { refr, .. } => refr,
+                },
+                Rule::Default { refr, .. } => refr,
+            };
+            match refr.as_ref() {
+                Expr::Var { .. } => true,
+                Expr::RefBrack { refr, index, .. } => {
+                    matches!(refr.as_ref(), Expr::Var { .. })
+                        && !matches!(index.as_ref(), Expr::String { .. })
+                }
+                _ => false,
+            }
+        })
+    })
 }
 
 impl RegoPolicy {
@@ -77,7 +166,37 @@ impl RegoPolicy {
         engine
             .add_policy("sigstore.rego".to_string(), source.to_string())
             .map_err(|e| e.to_string())?;
-        Ok(RegoPolicy { engine })
+        Ok(RegoPolicy {
+            parsed: engine,
+            prepared: OnceCell::new(),
+        })
+    }
+
+    /// The value of `isCompliant` for `input` (`Value::Undefined` when the query has no result).
+    fn binding(&self, input: &serde_json::Value) -> Result<Value, String> {
+        let prepared = self.prepared.get_or_init(|| Prepared::new(&self.parsed));
+        // A clone shares the prepared policy; evaluation state (data, rule values, caches,
+        // the execution timer, which every eval_* call restarts) belongs to the clone alone.
+        let mut engine = prepared.engine.clone();
+        engine.set_input(input_value(input));
+        if prepared.by_rule {
+            return engine
+                .eval_rule(RULE.to_string())
+                .map_err(|e| e.to_string());
+        }
+        let results = engine
+            .eval_query(QUERY.to_string(), false)
+            .map_err(|e| e.to_string())?;
+        Ok(match results.result.first() {
+            None => Value::Undefined,
+            Some(first) => match first.bindings.as_object() {
+                Ok(map) => map
+                    .get(&Value::from("isCompliant"))
+                    .cloned()
+                    .unwrap_or(Value::Undefined),
+                Err(_) => Value::Undefined,
+            },
+        })
     }
 
     /// Evaluates the query over `input`.
@@ -86,52 +205,71 @@ impl RegoPolicy {
     /// prefix): `policy is not compliant for query '…'` (plus ` with errors: <error>` for a
     /// failing result object), or regorus' evaluation error (including the time limit).
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<Compliant, String> {
-        let mut engine = self.engine.clone();
-        engine.set_input(Value::from(input.clone()));
-        let results = engine
-            .eval_query(QUERY.to_string(), false)
-            .map_err(|e| e.to_string())?;
-        let not_compliant = format!("policy is not compliant for query '{QUERY}'");
-        let Some(first) = results.result.first() else {
-            return Err(not_compliant);
-        };
-        let binding = match first.bindings.as_object() {
-            Ok(map) => map
-                .get(&Value::from("isCompliant"))
-                .cloned()
-                .unwrap_or(Value::Undefined),
-            Err(_) => Value::Undefined,
-        };
-        match &binding {
-            Value::Bool(true) => Ok(Compliant { warning: None }),
-            Value::Set(_) | Value::Array(_) => {
-                let items: Vec<Value> = match &binding {
-                    Value::Set(s) => s.iter().cloned().collect(),
-                    Value::Array(a) => a.iter().cloned().collect(),
-                    _ => Vec::new(),
-                };
-                let mut error = not_compliant.clone();
-                for item in items {
-                    let json: serde_json::Value = serde_json::to_value(&item).unwrap_or_default();
-                    let text = |k: &str| {
-                        json.get(k)
-                            .and_then(|v| v.as_str())
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    if json.get("result").and_then(|v| v.as_bool()) == Some(true) {
-                        let warning = text("warning");
-                        return Ok(Compliant {
-                            warning: (!warning.is_empty()).then_some(warning),
-                        });
-                    }
-                    error = format!("{not_compliant} with errors: {}", text("error"));
+        judge(&self.binding(input)?)
+    }
+}
+
+impl Prepared {
+    /// Has regorus prepare `engine` once, without evaluating anything, and decides how to read
+    /// `isCompliant`.
+    ///
+    /// `Engine::compile_with_entrypoint` (regorus 0.14.1 `src/engine.rs:1175`) prepares the
+    /// engine, then fails with `not a valid rule path` unless [`RULE`] is a rule's path
+    /// (`src/interpreter.rs:4823`). When it is and the rule heads are simple, `eval_rule`
+    /// evaluates exactly what [`QUERY`] does (both end in `Interpreter::ensure_rule_evaluated`
+    /// on that path; `src/interpreter.rs:3239`, `:3344`, `:4846`) without parsing and analysing
+    /// the query on every call. Otherwise (another package, `isCompliant.x := …`, no such rule)
+    /// [`QUERY`] is kept. A preparation failure (e.g. an unsafe variable) keeps the unprepared
+    /// engine, so that it is still reported by each evaluation, as before, and not by `compile`.
+    fn new(engine: &Engine) -> Self {
+        let mut prepared = engine.clone();
+        match prepared.compile_with_entrypoint(&RULE.into()) {
+            Ok(_) => {
+                let by_rule = heads_are_simple(&mut prepared);
+                Prepared {
+                    engine: prepared,
+                    by_rule,
                 }
-                Err(error)
             }
-            _ => Err(not_compliant),
+            Err(e) if e.to_string() == "not a valid rule path" => Prepared {
+                engine: prepared,
+                by_rule: false,
+            },
+            Err(_) => Prepared {
+                engine: engine.clone(),
+                by_rule: false,
+            },
         }
     }
+}
+
+/// The verdict on the value of `isCompliant`.
+fn judge(binding: &Value) -> Result<Compliant, String> {
+    let not_compliant = format!("policy is not compliant for query '{QUERY}'");
+    let items: Vec<&Value> = match binding {
+        Value::Bool(true) => return Ok(Compliant { warning: None }),
+        Value::Set(s) => s.iter().collect(),
+        Value::Array(a) => a.iter().collect(),
+        _ => return Err(not_compliant),
+    };
+    let mut error = not_compliant.clone();
+    for item in items {
+        let json: serde_json::Value = serde_json::to_value(item).unwrap_or_default();
+        let text = |k: &str| {
+            json.get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        if json.get("result").and_then(|v| v.as_bool()) == Some(true) {
+            let warning = text("warning");
+            return Ok(Compliant {
+                warning: (!warning.is_empty()).then_some(warning),
+            });
+        }
+        error = format!("{not_compliant} with errors: {}", text("error"));
+    }
+    Err(error)
 }
 
 #[cfg(test)]
@@ -247,6 +385,279 @@ mod tests {
             "]".repeat(12)
         );
         assert!(RegoPolicy::compile(&fine, 1000).is_ok());
+    }
+
+    /// The implementation before the engine was prepared once: the unprepared engine cloned
+    /// for every evaluation, the input converted by regorus, the query run.
+    fn reference_binding(source: &str, input: &serde_json::Value) -> Result<Value, String> {
+        let mut engine = Engine::new();
+        engine.set_rego_v0(true);
+        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+            limit: Duration::from_millis(1000),
+            check_interval: NonZeroU32::MIN,
+        });
+        engine
+            .add_policy("sigstore.rego".to_string(), source.to_string())
+            .map_err(|e| e.to_string())?;
+        let mut engine = engine.clone();
+        engine.set_input(Value::from(input.clone()));
+        let results = engine
+            .eval_query(QUERY.to_string(), false)
+            .map_err(|e| e.to_string())?;
+        let Some(first) = results.result.first() else {
+            return Ok(Value::Undefined);
+        };
+        Ok(match first.bindings.as_object() {
+            Ok(map) => map
+                .get(&Value::from("isCompliant"))
+                .cloned()
+                .unwrap_or(Value::Undefined),
+            Err(_) => Value::Undefined,
+        })
+    }
+
+    const POD_HARDENING: &str = "package sigstore\ndefault isCompliant = false\npod := input.spec.template.spec\ncontainers := array.concat(object.get(pod, \"initContainers\", []), pod.containers)\nunlimited[c.name] {\n  c := containers[_]\n  not c.resources.limits.memory\n}\nescalating[c.name] {\n  c := containers[_]\n  not c.securityContext.allowPrivilegeEscalation == false\n}\nisCompliant {\n  pod.securityContext.runAsNonRoot == true\n  count(unlimited) == 0\n  count(escalating) == 0\n}\n";
+
+    const RELEASE_TAGS: &str = "package sigstore\nisCompliant[result] {\n  regex.match(`:v?[0-9]+\\.[0-9]+\\.[0-9]+$`, input.image)\n  result := {\"result\": true, \"error\": \"\", \"warning\": \"\"}\n}\nisCompliant[result] {\n  contains(input.image, \"@sha256:\")\n  result := {\"result\": true, \"error\": \"\", \"warning\": \"\"}\n}\nisCompliant[result] {\n  not regex.match(`:v?[0-9]+\\.[0-9]+\\.[0-9]+$`, input.image)\n  not contains(input.image, \"@sha256:\")\n  result := {\"result\": false, \"error\": sprintf(\"%s is not a release tag\", [input.image]), \"warning\": \"\"}\n}\n";
+
+    /// A `default` rule, a partial set rule and a function, all depending on the input.
+    const STATEFUL: &str = "package sigstore\ndefault isCompliant = false\nbad[name] {\n  some name\n  input.labels[name] == \"bad\"\n}\ndouble(x) = y {\n  y := x * 2\n}\nisCompliant {\n  count(bad) == 0\n  double(input.n) == 4\n}\n";
+
+    /// A Deployment spec (1 init + 4 containers) as the benchmark sends it.
+    fn deployment_spec() -> serde_json::Value {
+        let request: serde_json::Value = serde_json::from_str(include_str!(
+            "../test_data/bench/deployment-5-containers.json"
+        ))
+        .unwrap();
+        request["object"]["spec"].clone()
+    }
+
+    /// Every evaluation on one `RegoPolicy` equals the reference's on a fresh engine, in
+    /// whatever order the inputs come: nothing leaks from one evaluation into the next, and
+    /// reading the rule directly gives what the query gave.
+    #[test]
+    fn matches_the_reference_in_any_order() {
+        let spec = deployment_spec();
+        let mut escalating = spec.clone();
+        escalating["template"]["spec"]["containers"][1]["securityContext"]["allowPrivilegeEscalation"] =
+            json!(true);
+        let mut root = spec.clone();
+        root["template"]["spec"]["securityContext"]["runAsNonRoot"] = json!(false);
+        let image =
+            |i: &str| json!({"image": i, "authorityMatches": {"authority-0": {"static": true}}});
+        let with_spec = |s: &serde_json::Value| json!({"image": "registry-1.example.com/payments/api:1.27.3", "authorityMatches": {}, "spec": s});
+        let images = vec![
+            image("cgr.dev/chainguard/nginx:latest"),
+            image("registry-0.example.com/app:1.2.3"),
+            image("registry-0.example.com/app"),
+            image("registry-0.example.com/app@sha256:0123"),
+            image("registry-0.example.com/app:v1.2"),
+            json!({}),
+        ];
+        let misc = vec![
+            json!({"a": true, "b": true, "n": 2, "s": "abc", "ok": true, "labels": {"x": "bad"}}),
+            json!({"a": true, "n": 2.0, "s": "7", "labels": {"x": "good"}, "m": {"k": 1}}),
+            json!({"b": true, "n": -3, "x": true, "pass": true, "w": "careful"}),
+            json!({"n": 2, "labels": {}, "pass": false, "w": ""}),
+            json!({"$serde_json::private::Number": "12"}),
+            json!({"$serde_json::private::Number": "abc"}),
+            json!({"nested": [{"$serde_json::private::Number": "1.5"}], "n": 18446744073709551615u64}),
+            json!(null),
+            json!([1, "two", {"three": 3.5}]),
+        ];
+        let mut policies: Vec<(&str, Vec<serde_json::Value>)> = vec![
+            (SEED, images.clone()),
+            (RELEASE_TAGS, images.clone()),
+            (
+                POD_HARDENING,
+                vec![
+                    with_spec(&spec),
+                    with_spec(&escalating),
+                    with_spec(&root),
+                    image("x:1"),
+                    with_spec(&spec),
+                ],
+            ),
+        ];
+        // Policies over the miscellaneous inputs: rule kinds, conflicts, errors, other packages,
+        // `with`, multi-component rule heads.
+        let misc_sources = [
+            STATEFUL,
+            "package sigstore\nisCompliant[r] {\n  r := {\"result\": input.pass, \"error\": \"too old\", \"warning\": input.w}\n}\n",
+            "package sigstore\nisCompliant = true { input.a }\nisCompliant = false { input.b }\n",
+            "package sigstore\nisCompliant = true { input.a } else = false { input.b }\n",
+            "package sigstore\nisCompliant { to_number(input.s) > 1 }\n",
+            "package sigstore\nisCompliant { isCompliant }\n",
+            "package sigstore\nisCompliant { x > 1 }\n",
+            "package sigstore\nisCompliant(x) { x }\n",
+            "package sigstore\nisCompliant[k] = v { v := input.m[k] }\n",
+            "package sigstore\nisCompliant[\"x\"] = true { input.a }\n",
+            "package sigstore\nimport rego.v1\nisCompliant.a := true if input.a\n",
+            "package sigstore\nimport rego.v1\na.b := 1 if input.x\nisCompliant if count(a) == 0\n",
+            "package sigstore\nimport rego.v1\na.b.c contains 1 if input.x\nisCompliant if count(a) == 0\n",
+            "package sigstore.isCompliant\nallow = true\n",
+            "package sigstore\nallow = true\n",
+            "package other\nisCompliant = true\n",
+            "package sigstore\nimport data.sigstore.helper\nhelper { input.ok }\nisCompliant { helper }\n",
+            "package sigstore\nisCompliant { allow with input as {\"ok\": true} }\nallow { input.ok }\n",
+            "package sigstore\nisCompliant { not allow with input.ok as false; allow }\nallow { input.ok }\n",
+            "package sigstore\nx := data.sigstore\nisCompliant { input.a }\n",
+            "package sigstore\nisCompliant := [{\"result\": false, \"error\": \"e1\"}, {\"result\": input.a, \"warning\": \"w\"}]\n",
+            "package sigstore\nisCompliant { input == 12 }\n",
+            "package sigstore\nisCompliant { input.nested[0] == 1.5; input.n > 1 }\n",
+        ];
+        policies.extend(misc_sources.iter().map(|source| (*source, misc.clone())));
+        for (source, inputs) in policies {
+            let policy = RegoPolicy::compile(source, 1000).unwrap();
+            // Forwards, backwards, and each input twice in a row.
+            let order: Vec<&serde_json::Value> = inputs
+                .iter()
+                .chain(inputs.iter().rev())
+                .chain(inputs.iter().flat_map(|i| [i, i]))
+                .collect();
+            for input in order {
+                let expected = reference_binding(source, input);
+                let got = policy.binding(input);
+                assert_eq!(got, expected, "{source}\n{input}");
+                assert_eq!(
+                    policy.evaluate(input),
+                    expected.and_then(|b| judge(&b)),
+                    "{source}\n{input}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn reads_the_rule_directly_only_when_that_is_equivalent() {
+        let by_rule = |s: &str| {
+            let p = RegoPolicy::compile(s, 1000).unwrap();
+            p.evaluate(&json!({})).ok();
+            p.prepared.get().unwrap().by_rule
+        };
+        assert!(by_rule(SEED));
+        assert!(by_rule(POD_HARDENING));
+        assert!(by_rule(RELEASE_TAGS));
+        assert!(by_rule(STATEFUL));
+        assert!(!by_rule("package other\nisCompliant = true\n"));
+        assert!(!by_rule("package sigstore\nallow = true\n"));
+        assert!(!by_rule(
+            "package sigstore\nimport rego.v1\na.b := 1\nisCompliant if count(a) == 0\n"
+        ));
+        // Not prepared (the analysis fails at every evaluation, as before).
+        assert!(!by_rule("package sigstore\nisCompliant { x > 1 }\n"));
+    }
+
+    /// Pass, fail, pass on one compiled policy: rule values computed for one input are not
+    /// reused for the next (regorus clears them at each evaluation, and each evaluation runs on
+    /// its own clone of the prepared engine).
+    #[test]
+    fn no_state_leaks_between_evaluations() {
+        let not_compliant = Err(format!("policy is not compliant for query '{QUERY}'"));
+        let pass = Ok(Compliant { warning: None });
+        let p = RegoPolicy::compile(STATEFUL, 1000).unwrap();
+        let good = json!({"n": 2, "labels": {"a": "good"}});
+        let bad_label = json!({"n": 2, "labels": {"a": "bad"}});
+        let bad_n = json!({"n": 3, "labels": {}});
+        for (input, expected) in [
+            (&good, &pass),
+            (&bad_label, &not_compliant),
+            (&good, &pass),
+            (&bad_n, &not_compliant),
+            (&bad_label, &not_compliant),
+            (&good, &pass),
+            (&good, &pass),
+        ] {
+            assert_eq!(&p.evaluate(input), expected, "{input}");
+        }
+
+        let seed = RegoPolicy::compile(SEED, 1000).unwrap();
+        for (image, ok) in [
+            ("a:latest", false),
+            ("a:1", true),
+            ("a:latest", false),
+            ("a", false),
+            ("a:1", true),
+        ] {
+            assert_eq!(
+                seed.evaluate(&json!({"image": image})).is_ok(),
+                ok,
+                "{image}"
+            );
+        }
+
+        let pod = RegoPolicy::compile(POD_HARDENING, 1000).unwrap();
+        let spec = deployment_spec();
+        let mut unlimited = spec.clone();
+        unlimited["template"]["spec"]["initContainers"][0]["resources"] = json!({});
+        for (s, ok) in [
+            (&spec, true),
+            (&unlimited, false),
+            (&spec, true),
+            (&json!({}), false),
+            (&spec, true),
+        ] {
+            assert_eq!(
+                pod.evaluate(&json!({"image": "a:1", "spec": s})).is_ok(),
+                ok
+            );
+        }
+    }
+
+    /// One compiled policy behind an `Rc`, used by several callers in turn.
+    #[test]
+    fn shared_behind_an_rc() {
+        let shared = std::rc::Rc::new(RegoPolicy::compile(SEED, 1000).unwrap());
+        let callers: Vec<std::rc::Rc<RegoPolicy>> =
+            (0..3).map(|_| std::rc::Rc::clone(&shared)).collect();
+        for round in 0..3 {
+            for (i, caller) in callers.iter().enumerate() {
+                let tag = if (round + i) % 2 == 0 {
+                    "latest"
+                } else {
+                    "1.0"
+                };
+                let image = format!("r/app:{tag}");
+                assert_eq!(
+                    caller.evaluate(&json!({ "image": image })).is_ok(),
+                    tag != "latest"
+                );
+            }
+        }
+    }
+
+    /// The budget applies to each evaluation: a runaway evaluation does not spend the next
+    /// one's, and leaves nothing behind.
+    #[test]
+    fn the_time_budget_is_per_evaluation() {
+        let p = RegoPolicy::compile(
+            "package sigstore\nisCompliant {\n  input.slow\n  count([x | x := numbers.range(1, 100000)[_]; y := numbers.range(1, 1000)[_]; x == y]) > 0\n}\nisCompliant {\n  not input.slow\n  input.image == \"a:1\"\n}\n",
+            50,
+        )
+        .unwrap();
+        for _ in 0..2 {
+            let err = p.evaluate(&json!({"slow": true})).unwrap_err();
+            assert!(err.contains("time limit"), "{err}");
+            assert_eq!(
+                p.evaluate(&json!({"image": "a:1"})),
+                Ok(Compliant { warning: None })
+            );
+            assert!(p.evaluate(&json!({"image": "a:2"})).is_err());
+        }
+    }
+
+    #[test]
+    fn input_conversion_matches_regorus() {
+        let spec = deployment_spec();
+        for input in [
+            json!({"image": "a:1", "spec": spec}),
+            json!({"n": [0, -1, 1.5, 18446744073709551615u64, -9223372036854775808i64, 1e300], "e": {}, "a": [], "z": null, "t": true}),
+            json!({"$serde_json::private::Number": "12"}),
+            json!({"x": {"$serde_json::private::Number": "bad"}}),
+            json!({"x": {"a": 1, "$serde_json::private::Number": "1"}}),
+        ] {
+            assert_eq!(input_value(&input), Value::from(input.clone()), "{input}");
+        }
     }
 
     #[test]
