@@ -172,9 +172,20 @@ impl RegoPolicy {
         })
     }
 
+    /// Has regorus prepare the policy for evaluation (analysis, schedule, loop hoisting), as the
+    /// first [`RegoPolicy::evaluate`] does; later calls do nothing. Errors of the preparation are
+    /// reported by `evaluate`. For benchmarks that time compilation and evaluation apart.
+    pub fn prepare(&self) {
+        self.prepared();
+    }
+
+    fn prepared(&self) -> &Prepared {
+        self.prepared.get_or_init(|| Prepared::new(&self.parsed))
+    }
+
     /// The value of `isCompliant` for `input` (`Value::Undefined` when the query has no result).
     fn binding(&self, input: &serde_json::Value) -> Result<Value, String> {
-        let prepared = self.prepared.get_or_init(|| Prepared::new(&self.parsed));
+        let prepared = self.prepared();
         // A clone shares the prepared policy; evaluation state (data, rule values, caches,
         // the execution timer, which every eval_* call restarts) belongs to the clone alone.
         let mut engine = prepared.engine.clone();

@@ -107,9 +107,10 @@ enum CipOutcome {
     },
 }
 
-/// Evaluates settings against one workload. Globs are compiled once per call; a CIP's Rego is
-/// compiled only when the CIP matches an image, at most once; each distinct image string is
-/// evaluated once per CIP however many containers use it.
+/// Evaluates settings against one workload. Globs are classified once per call (a glob's regex
+/// is compiled only when a name passes its literal prefix, see [`GlobMatcher`]); a CIP's Rego is
+/// compiled only when the CIP matches an image, once per distinct source; each distinct image
+/// string is evaluated once per CIP however many containers use it.
 pub struct Evaluator<'a> {
     settings: &'a Settings,
     globs: Result<GlobMatcher, String>,
@@ -128,7 +129,7 @@ struct CipRunner<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    /// Prepares an evaluation: compiles every CIP's globs into one matcher.
+    /// Prepares an evaluation: checks and classifies every CIP's globs into one matcher.
     pub fn new(settings: &'a Settings, host: &'a dyn Host) -> Self {
         let globs = GlobMatcher::new(settings.policies.iter().enumerate().flat_map(|(i, cip)| {
             cip.spec
