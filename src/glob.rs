@@ -56,6 +56,29 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
     Ok(rewrite_double_stars(glob))
 }
 
+/// The regular expression upstream compiles for a glob (`pkg/apis/glob/glob.go` L38-60: the
+/// `*`/`*/*` rewrites, then `.` → `\.`, `**` → `.*`, `*` → `[^/]*`, anchored `^…$`), or
+/// [`GlobError`] as [`translate`] gives it.
+///
+/// This crate matches with globset (see [`GlobMatcher`]); this is the reference the matcher is
+/// checked against (unit tests and the `reference_and_glob` fuzz target). Names are matched
+/// as upstream's Go `regexp` does: `.` does not match a newline (image names never contain one).
+pub fn upstream_regex(glob: &str) -> Result<String, GlobError> {
+    translate(glob)?;
+    let glob = match glob {
+        "*/*" => "index.docker.io/*/*",
+        "*" => "index.docker.io/library/*",
+        other => other,
+    };
+    // `translate` has checked the characters: only `.` and `*` are special in a regex.
+    let body = glob
+        .replace('.', "\\.")
+        .replace("**", "#")
+        .replace('*', "[^/]*")
+        .replace('#', ".*");
+    Ok(format!("^{body}$"))
+}
+
 /// Go's `filepath.Match(pattern, "")` returns `ErrBadPattern` for an unterminated character
 /// class or a trailing escape; those are the only syntax errors a pattern can have.
 fn go_match_syntax_error(glob: &str) -> bool {
@@ -132,7 +155,8 @@ fn rewrite_double_stars(glob: &str) -> String {
 /// globset itself decides literal globs and globs ending in a recursive wildcard by string
 /// comparison (its `Literal` and `Prefix` strategies) and compiles a regex for the rest; the
 /// same split is made here per glob, so that a request never compiles the regex of a glob whose
-/// literal prefix rules it out. `shapes_agree_with_globset` checks the two against each other.
+/// literal prefix rules it out. The test `shapes_agree_with_upstream_regex` checks every shape
+/// against upstream's regex ([`upstream_regex`]).
 #[derive(Debug)]
 enum Shape {
     /// No `*`: the name must equal the glob.
@@ -524,11 +548,11 @@ mod tests {
         assert_eq!(m.matching_owners(&["quay.io/a:1".to_string()]), vec![2]);
     }
 
-    /// The string-comparison shapes and the lazily compiled ones decide exactly as a globset
-    /// `GlobSet` of the translated pattern does, on every glob of the tests above and names
-    /// built from their pieces.
+    /// The string-comparison shapes and the lazily compiled ones decide exactly as upstream's
+    /// regex does ([`upstream_regex`]), on every glob of the tests above and names built from
+    /// their pieces.
     #[test]
-    fn shapes_agree_with_globset() {
+    fn shapes_agree_with_upstream_regex() {
         let globs = [
             "**",
             "*",
@@ -552,6 +576,7 @@ mod tests {
             "ghcr.io/*",
             "ghcr.io/org/*@sha256:*",
             "registry-4.example.com/**",
+            "*/..",
         ];
         let pieces = [
             "",
@@ -573,6 +598,8 @@ mod tests {
             "-x",
             ".",
             "registry-4.example.com",
+            "*",
+            "..",
         ];
         let mut names = vec![String::new()];
         for a in pieces {
@@ -586,26 +613,40 @@ mod tests {
         let mut checked = 0;
         for glob in globs {
             let pattern = translate(glob).unwrap();
-            let mut builder = globset::GlobSetBuilder::new();
-            builder.add(
-                GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .backslash_escape(false)
-                    .build()
-                    .unwrap(),
-            );
-            let set = builder.build().unwrap();
+            let upstream = regex::Regex::new(&upstream_regex(glob).unwrap()).unwrap();
             let shape = Shape::new(glob, &pattern).unwrap();
             for name in &names {
                 assert_eq!(
                     shape.is_match(name),
-                    set.is_match(name.as_str()),
+                    upstream.is_match(name),
                     "glob {glob:?} (shape {shape:?}) on {name:?}"
                 );
                 checked += 1;
             }
         }
         assert!(checked > 100_000, "{checked}");
+    }
+
+    /// Found by the `reference_and_glob` fuzz target: a `globset::GlobSet` of `*/..` does not
+    /// match the name `*/..` (its single-glob regex does), while upstream's `^[^/]*/\.\.$`
+    /// does. The matcher answers as upstream.
+    #[test]
+    fn dot_dot_after_a_star_matches_as_upstream() {
+        assert_eq!(upstream_regex("*/..").unwrap(), "^[^/]*/\\.\\.$");
+        assert_eq!(matches("*/..", "*/.."), Ok(true));
+        assert_eq!(matches("*/..", "a/.."), Ok(true));
+        assert_eq!(matches("*/..", "a/b/.."), Ok(false));
+    }
+
+    #[test]
+    fn upstream_regex_by_position() {
+        assert_eq!(upstream_regex("ghcr.io/**").unwrap(), "^ghcr\\.io/.*$");
+        assert_eq!(upstream_regex("a***").unwrap(), "^a.*[^/]*$");
+        assert_eq!(
+            upstream_regex("*").unwrap(),
+            "^index\\.docker\\.io/library/[^/]*$"
+        );
+        assert_eq!(upstream_regex("a b"), Err(GlobError::Invalid("a b".into())));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! - `image_matches` answers `Ok` exactly when the glob translates and the image parses, and
 //!   then agrees with the matcher on the candidates;
 //! - a parsed reference keeps the image as written, lists it among its candidates, and its
-//!   `name_as_written` is a prefix of it.
+//!   `name_as_written` is a prefix of it;
+//! - `GlobMatcher` (literal and prefix globs by string comparison, others by a lazily compiled
+//!   globset regex) decides every name exactly as upstream's regex (`glob::upstream_regex`) does.
 #![no_main]
 
 use cluster_image_policy::glob::{self, GlobMatcher};
@@ -57,6 +59,22 @@ fuzz_target!(|data: &[u8]| {
         }
         if let (Ok(m), Ok(result)) = (&matcher, &matched) {
             assert_eq!(*result, !m.matching_owners(&candidates).is_empty());
+        }
+    }
+
+    // The matcher against upstream's own regex for the glob (names never hold a newline).
+    if let (Ok(pattern), Ok(m)) = (glob::upstream_regex(glob_text), &matcher) {
+        let upstream = regex::Regex::new(&pattern).expect("upstream's pattern compiles");
+        let mut names: Vec<String> = vec![image.to_string(), glob_text.to_string()];
+        if let Ok(reference) = &parsed {
+            names.extend(reference.glob_candidates());
+        }
+        for name in names.iter().filter(|n| !n.contains('\n')) {
+            assert_eq!(
+                !m.matching_owners(std::slice::from_ref(name)).is_empty(),
+                upstream.is_match(name),
+                "glob {glob_text:?} ({pattern:?}) on {name:?}"
+            );
         }
     }
 
