@@ -165,11 +165,12 @@ enum Shape {
     /// start with this prefix.
     Prefix(String),
     /// Any other glob: `prefix` (the text before the first `*`) is a necessary condition; the
-    /// globset matcher is compiled on first use.
+    /// globset matcher is compiled on first use. (Boxed: globset's types are large, and every
+    /// shape is as large as the largest variant.)
     Pattern {
         prefix: String,
-        glob: globset::Glob,
-        compiled: std::cell::OnceCell<globset::GlobMatcher>,
+        glob: Box<globset::Glob>,
+        compiled: std::cell::OnceCell<Box<globset::GlobMatcher>>,
     },
 }
 
@@ -197,7 +198,7 @@ impl Shape {
             .build()?;
         Ok(Shape::Pattern {
             prefix: prefix.to_string(),
-            glob,
+            glob: Box::new(glob),
             compiled: std::cell::OnceCell::new(),
         })
     }
@@ -213,7 +214,7 @@ impl Shape {
             } => {
                 name.starts_with(prefix.as_str())
                     && compiled
-                        .get_or_init(|| glob.compile_matcher())
+                        .get_or_init(|| Box::new(glob.compile_matcher()))
                         .is_match(name)
             }
         }

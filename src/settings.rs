@@ -190,6 +190,34 @@ mod tests {
         assert_eq!(s.validate(), Ok(()));
     }
 
+    /// `cip::list`: one authority and one glob take room for one, not four (heap touched per
+    /// request); longer lists and errors as serde's own `Vec`.
+    #[test]
+    fn lists_reserve_what_they_hold() {
+        let s = Settings::from_json(
+            br#"{"policies":[{"metadata":{"name":"a"},"spec":{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}},
+                             {"metadata":{"name":"b"},"spec":{"images":[{"glob":"a/**"},{"glob":"b/**"},{"glob":"c/**"}],"authorities":[]}}]}"#,
+        )
+        .unwrap();
+        let (a, b) = (&s.policies[0].spec, &s.policies[1].spec);
+        assert_eq!((a.images.capacity(), a.authorities.capacity()), (1, 1));
+        assert_eq!(b.images.len(), 3);
+        assert_eq!(b.images[2].glob, "c/**");
+        assert!(b.authorities.is_empty());
+        let e =
+            Settings::from_json(br#"{"policies":[{"spec":{"authorities":null}}]}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "policies[0].spec.authorities: invalid type: null, expected a sequence"
+        );
+        let e = Settings::from_json(br#"{"policies":[{"spec":{"match":{"resource":"pods"}}}]}"#)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "policies[0].spec.match: invalid type: map, expected a sequence"
+        );
+    }
+
     #[test]
     fn decode_errors_name_the_path() {
         let e = Settings::from_json(br#"{"noMatchPolicy":"maybe"}"#).unwrap_err();
