@@ -153,6 +153,54 @@ quay.io/demo/data:v1"
   [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
 }
 
+# deleting_pod FILTER: pod.json running nginx with a deletionTimestamp, then the jq FILTER.
+deleting_pod() {
+  jq ".object.metadata.deletionTimestamp = \"2020-01-01T00:00:00Z\" | .object.spec.containers[0].image = \"nginx\" | $1" \
+    test_data/requests/pod.json >"$BATS_TEST_TMPDIR/deleting.json"
+  echo "$BATS_TEST_TMPDIR/deleting.json"
+}
+
+@test "a Pod CREATE carrying a deletionTimestamp is still checked (the API server clears it after mutation)" {
+  policy test_data/settings/seed-step1.yaml "$(deleting_pod .)"
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+@test "an UPDATE of a Pod already being deleted is accepted without checks" {
+  policy test_data/settings/seed-step1.yaml "$(deleting_pod '.operation = "UPDATE" | .oldObject = .object')"
+  allowed true
+}
+
+@test "Rego print output does not reach the runner's answer line" {
+  cat >"$BATS_TEST_TMPDIR/print.yaml" <<'YAML'
+modifyImagesWithDigest: false
+policies:
+  - apiVersion: policy.sigstore.dev/v1beta1
+    kind: ClusterImagePolicy
+    metadata:
+      name: printing
+    spec:
+      images:
+        - glob: "**"
+      authorities:
+        - static:
+            action: pass
+      policy:
+        type: rego
+        data: |
+          package sigstore
+          isCompliant {
+            print("HELLO-FROM-REGO")
+            true
+          }
+YAML
+  policy "$BATS_TEST_TMPDIR/print.yaml" "$(with_image test_data/requests/pod.json nginx)"
+  [ "$status" -eq 0 ]
+  [ "${#lines[@]}" -eq 1 ]
+  allowed true
+  [[ "$output" != *HELLO-FROM-REGO* ]]
+}
+
 @test "DELETE is accepted" {
   policy test_data/settings/seed-step1.yaml test_data/requests/pod-delete.json
   allowed true

@@ -16,7 +16,10 @@
 //! object is read only as far as its image fields (BENCHMARKS.md has the measurements).
 //!
 //! Nothing here panics on input and nothing escapes [`validate`] as an error: every failure is
-//! a rejection with a message.
+//! a rejection with a message. One exception is outside this crate: a CIP's Rego policy that
+//! asks regorus for more memory than the module can have aborts the module (README, "Known
+//! limits of the Rego sandbox"); the host then answers with an error, which the webhook's
+//! `failurePolicy` turns into a denial by default.
 
 pub mod authority;
 pub mod certificate;

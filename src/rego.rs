@@ -159,6 +159,9 @@ impl RegoPolicy {
         }
         let mut engine = Engine::new();
         engine.set_rego_v0(true);
+        // `print` would write to the module's stdout (policy-server's log, kwctl's answer line);
+        // gathered prints are dropped with the evaluation's engine.
+        engine.set_gather_prints(true);
         engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
             limit: Duration::from_millis(timeout_ms),
             check_interval: NonZeroU32::MIN,
@@ -360,6 +363,25 @@ mod tests {
         ] {
             assert_eq!(p.evaluate(&json!({"image": image})).is_ok(), ok, "{image}");
         }
+    }
+
+    /// Review finding: `print` wrote to stdout, before kwctl's one-line answer.
+    #[test]
+    fn print_is_gathered_not_written() {
+        let p = RegoPolicy::compile(
+            "package sigstore\nisCompliant { print(\"HELLO-FROM-REGO\"); input.ok }\n",
+            1000,
+        )
+        .unwrap();
+        // The engine every evaluation clones gathers the output instead of writing it.
+        let mut engine = p.parsed.clone();
+        engine.set_input(Value::from(json!({"ok": true})));
+        engine.eval_query(QUERY.to_string(), false).unwrap();
+        let prints = engine.take_prints().unwrap();
+        assert_eq!(prints.len(), 1, "{prints:?}");
+        assert!(prints[0].ends_with("HELLO-FROM-REGO"), "{prints:?}");
+        assert!(p.evaluate(&json!({"ok": true})).is_ok());
+        assert!(p.evaluate(&json!({"ok": false})).is_err());
     }
 
     #[test]

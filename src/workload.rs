@@ -63,7 +63,8 @@ pub struct WorkloadImage {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct AdmissionRequest<'a> {
-    /// `kind`: group, version and kind of the object.
+    /// `kind`: group, version and kind of the object (an object: an array is refused).
+    #[serde(deserialize_with = "strict")]
     pub kind: GroupVersionKind,
     /// `subResource` (`""` for the main resource).
     #[serde(rename = "subResource", alias = "sub_resource")]
@@ -189,11 +190,24 @@ pub enum Extraction<'a> {
 
 /// Decides whether `request` is checked and extracts its images.
 ///
-/// Errors ([`Extraction::Invalid`]): `cannot decode the <Kind>: <field>: <what is wrong>` when
-/// the object, its metadata or its image fields do not have the shapes of k8s-openapi's types.
+/// Errors ([`Extraction::Invalid`]): `cannot decode the admission request: …` for an
+/// operation other than `CREATE`, `UPDATE`, `DELETE`, `CONNECT` or a missing `kind.kind`;
+/// `cannot decode the <Kind>: <field>: <what is wrong>` when the object, its metadata or its
+/// image fields do not have the shapes of k8s-openapi's types.
 pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
-    if request.operation != "CREATE" && request.operation != "UPDATE" {
-        return Extraction::Skip("only CREATE and UPDATE are checked");
+    match request.operation.as_str() {
+        "CREATE" | "UPDATE" => {}
+        "DELETE" | "CONNECT" => return Extraction::Skip("only CREATE and UPDATE are checked"),
+        other => {
+            return Extraction::Invalid(format!(
+                "cannot decode the admission request: operation: expected CREATE, UPDATE, DELETE or CONNECT, found {other:?}"
+            ));
+        }
+    }
+    if request.kind.kind.is_empty() {
+        return Extraction::Invalid(
+            "cannot decode the admission request: kind.kind: missing or empty".to_string(),
+        );
     }
     let group = request.kind.group.as_str();
     let kind = request.kind.kind.as_str();
@@ -229,7 +243,14 @@ pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
         Ok(None) => return invalid("the object: invalid type: null, expected an object".into()),
         Err(e) => return invalid(e),
     };
-    if metadata.deletion_timestamp.is_some() {
+    // Upstream skips any object with a deletionTimestamp (validator.go L155-159): its validating
+    // webhook sees the object after the API server has cleared that field on CREATE. A
+    // Kubewarden mutating policy sees it before, so a client could set it to slip an image
+    // past the check. Only an UPDATE of an object that was already being deleted is skipped.
+    if metadata.deletion_timestamp.is_some()
+        && request.operation == "UPDATE"
+        && was_being_deleted(request.old_object)
+    {
         return Extraction::Skip("the object is being deleted");
     }
     if scalable
@@ -250,6 +271,15 @@ pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
         metadata.labels.unwrap_or_default(),
         request.object,
     ))
+}
+
+/// Whether `oldObject` has a `metadata.deletionTimestamp` (an old object that does not decode
+/// does not, so the new one is checked).
+fn was_being_deleted(old_object: Option<&RawValue>) -> bool {
+    matches!(
+        decode::<OldObjectView>(old_object),
+        Ok(Some(OldObjectView { metadata: Some(m) })) if m.0.deletion_timestamp.is_some()
+    )
 }
 
 /// Upstream skips any UPDATE lowering `spec.replicas` (`podscalable_types.go` L108-119), even
@@ -288,6 +318,11 @@ fn decode<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>
     }
 }
 
+/// `deserialize_with` form of [`Strict`].
+fn strict<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    Strict::<T>::deserialize(deserializer).map(|s| s.0)
+}
+
 /// A struct that must be a JSON object (or `null` where optional), as k8s-openapi's types
 /// require: serde's derived structs also accept an array of the fields in order, which no
 /// Kubernetes object has.
@@ -319,27 +354,26 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
 
 /// The fields of a workload object read in one pass; `S` is the kind's `spec`.
 #[derive(Deserialize)]
-struct ObjectView<'a, S> {
+struct ObjectView<S> {
     #[serde(default, rename = "apiVersion")]
     api_version: Option<String>,
-    #[serde(borrow)]
-    metadata: Option<Strict<MetadataView<'a>>>,
+    metadata: Option<Strict<MetadataView>>,
     spec: Option<Strict<S>>,
 }
 
 /// The object's API version, metadata and pod spec (with its dotted path).
-type ObjectParts<'a> = (
+type ObjectParts = (
     Option<String>,
-    MetadataView<'a>,
+    MetadataView,
     Option<(&'static str, PodSpec)>,
 );
 
-impl<'a, S> ObjectView<'a, S> {
+impl<S> ObjectView<S> {
     fn with_pod_spec(
         self,
         prefix: &'static str,
         pod_spec: impl FnOnce(S) -> Option<PodSpec>,
-    ) -> ObjectParts<'a> {
+    ) -> ObjectParts {
         (
             self.api_version,
             self.metadata.map(|m| m.0).unwrap_or_default(),
@@ -349,11 +383,18 @@ impl<'a, S> ObjectView<'a, S> {
 }
 
 #[derive(Deserialize, Default)]
-struct MetadataView<'a> {
+struct MetadataView {
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
-    #[serde(default, borrow, rename = "deletionTimestamp")]
-    deletion_timestamp: Option<&'a RawValue>,
+    /// k8s-openapi's `Time`: an RFC 3339 string.
+    #[serde(default, rename = "deletionTimestamp")]
+    deletion_timestamp: Option<String>,
+}
+
+/// The part of `oldObject` that tells whether the object was already being deleted.
+#[derive(Deserialize)]
+struct OldObjectView {
+    metadata: Option<Strict<MetadataView>>,
 }
 
 /// The `spec` and `metadata` of an object, as JSON (for the Rego input).
@@ -584,7 +625,12 @@ mod tests {
         let mut deleting = pod.clone();
         deleting["metadata"] = json!({"deletionTimestamp": "2026-01-01T00:00:00Z"});
         assert_eq!(
-            extract(&request(("", "Pod"), "UPDATE", deleting, Value::Null)),
+            extract(&request(
+                ("", "Pod"),
+                "UPDATE",
+                deleting.clone(),
+                deleting.clone()
+            )),
             Extraction::Skip("the object is being deleted")
         );
         let mut r = request(("", "Pod"), "UPDATE", pod.clone(), Value::Null);
@@ -595,6 +641,87 @@ mod tests {
         );
         r.sub_resource = "ephemeralcontainers".into();
         assert_eq!(images(extract(&r)).len(), 5);
+    }
+
+    /// Regression (review finding): a client-set deletionTimestamp skipped the check. The API
+    /// server clears it on CREATE after mutating admission, so the Pod would have run unchecked.
+    /// Only an UPDATE of an object whose old version is already being deleted is skipped.
+    #[test]
+    fn a_deletion_timestamp_set_by_the_client_does_not_skip() {
+        let mut deleting = json!({"kind": "Pod", "spec": pod_spec()});
+        deleting["metadata"] = json!({"deletionTimestamp": "2020-01-01T00:00:00Z"});
+        let live = json!({"kind": "Pod", "spec": pod_spec(), "metadata": {}});
+        for (operation, old) in [
+            ("CREATE", Value::Null),
+            ("UPDATE", live.clone()),
+            ("UPDATE", Value::Null),
+            ("UPDATE", json!("not an object")),
+        ] {
+            let r = request(("", "Pod"), operation, deleting.clone(), old.clone());
+            assert_eq!(images(extract(&r)).len(), 5, "{operation} with old {old}");
+        }
+        for odd in [json!(5), json!(false), json!({}), json!([])] {
+            let mut object = deleting.clone();
+            object["metadata"]["deletionTimestamp"] = odd.clone();
+            match extract(&request(("", "Pod"), "CREATE", object, Value::Null)) {
+                Extraction::Invalid(m) => assert!(
+                    m.starts_with(
+                        "cannot decode the Pod: metadata.deletionTimestamp: invalid type: "
+                    ),
+                    "{m}"
+                ),
+                other => panic!("{odd}: {other:?}"),
+            }
+        }
+        // Through the whole policy: denied, not admitted.
+        let payload = json!({"request": {"uid": "u", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "operation": "CREATE", "object": deleting}, "settings": {}});
+        let response = crate::validate_with_host(
+            payload.to_string().as_bytes(),
+            &crate::host::fake::FakeHost::default(),
+        );
+        assert!(!response.accepted);
+        assert!(
+            response
+                .message
+                .unwrap()
+                .starts_with("validation failed: no matching policies:")
+        );
+    }
+
+    /// Review finding: requests without an operation or a kind were admitted as "not checked".
+    #[test]
+    fn requests_without_operation_or_kind_are_invalid() {
+        let invalid = |text: &str| match serde_json::from_str::<AdmissionRequest>(text) {
+            Ok(r) => match extract(&r) {
+                Extraction::Invalid(m) => m,
+                other => panic!("{text}: {other:?}"),
+            },
+            Err(e) => format!("decode error: {e}"),
+        };
+        assert_eq!(
+            invalid(r#"{}"#),
+            "cannot decode the admission request: operation: expected CREATE, UPDATE, DELETE or CONNECT, found \"\""
+        );
+        assert_eq!(
+            invalid(r#"{"operation": "create", "kind": {"kind": "Pod"}}"#),
+            "cannot decode the admission request: operation: expected CREATE, UPDATE, DELETE or CONNECT, found \"create\""
+        );
+        assert_eq!(
+            invalid(r#"{"operation": "CREATE"}"#),
+            "cannot decode the admission request: kind.kind: missing or empty"
+        );
+        assert!(
+            invalid(r#"{"operation": "CREATE", "kind": ["", "v1", "Pod"]}"#).starts_with(
+                "decode error: invalid type: sequence, expected struct GroupVersionKind"
+            )
+        );
+        let text = r#"{"operation": "DELETE"}"#;
+        let r: AdmissionRequest = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            extract(&r),
+            Extraction::Skip("only CREATE and UPDATE are checked")
+        );
     }
 
     #[test]
