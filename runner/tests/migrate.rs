@@ -12,12 +12,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_yaml::Value;
 
-use common::{Run, noop_wasm, temp_dir, test_cache_dir, workspace_root, write};
+use common::{Run, cip_runner_in, noop_wasm, temp_dir, test_cache_dir, workspace_root, write};
 
 /// `annotated-policy.wasm` at the repository root; `make annotated-policy.wasm`
 /// builds it when missing (the Makefile annotates with cip-runner when kwctl
@@ -61,29 +61,17 @@ fn migrate(args: &[&str], stdin: Option<&str>) -> Run {
 }
 
 fn migrate_with(policy: &Path, args: &[&str], stdin: Option<&str>) -> Run {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cip-runner"))
-        .args(["migrate", "--policy", s(policy)])
-        .args(args)
-        .current_dir(data_dir())
-        .env_remove("RUST_BACKTRACE")
-        .env_remove("RUST_LIB_BACKTRACE")
-        .env("CIP_RUNNER_CACHE_DIR", test_cache_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cip-runner");
-    {
-        let mut pipe = child.stdin.take().expect("stdin pipe");
-        if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).expect("write stdin");
-        }
-    }
-    child
-        .wait_with_output()
-        .expect("wait for cip-runner")
-        .into()
+    let cache = test_cache_dir();
+    let args: Vec<&str> = ["migrate", "--policy", s(policy)]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
+    cip_runner_in(
+        Some(&data_dir()),
+        &args,
+        stdin,
+        &[("CIP_RUNNER_CACHE_DIR", s(&cache))],
+    )
 }
 
 fn yaml(text: &str) -> Value {

@@ -120,10 +120,25 @@ pub fn cip_runner(args: &[&str], stdin: Option<&str>) -> Run {
 
 /// [`cip_runner`] with extra environment variables.
 pub fn cip_runner_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+    cip_runner_in(None, args, stdin, env)
+}
+
+/// Runs the `cip-runner` binary with `args` in `dir` (the tests' own directory when `None`),
+/// with extra environment variables, feeding `stdin`.
+pub fn cip_runner_in(
+    dir: Option<&Path>,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Run {
     use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cip-runner"));
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     // anyhow appends a backtrace to `Error: ...` when these are set (kwctl
     // too); the tests compare stderr exactly, so unset them.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cip-runner"))
+    let mut child = command
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
