@@ -467,7 +467,7 @@ patch_json() { jq -c '.patch | @base64d | fromjson' <<<"$output"; }
 @test "result objects: result false denies with its error" {
   policy test_data/settings/result-objects.yaml "$(with_image test_data/requests/pod.json docker.io/library/nginx:1.27)"
   allowed false
-  [ "$(message)" = "validation failed: failed policy: registry-rules: spec.containers[0].image"$'\n'"docker.io/library/nginx:1.27 failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant' with errors: write images as index.docker.io or a mirror" ]
+  [ "$(message)" = "validation failed: failed policy: registry-rules: spec.containers[0].image"$'\n'"docker.io/library/nginx:1.27 failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant' with errors: pull Docker Hub images through the mirror" ]
 }
 
 @test "result objects: result true with a warning admits with the warning" {

@@ -24,6 +24,11 @@ pub enum GlobError {
     Syntax,
     /// A character outside upstream's allowed set.
     Invalid(String),
+    /// The glob's literal registry is not written in canonical form (upper case, a default or
+    /// zero-padded port, a Docker Hub name other than `index.docker.io`), so it could never
+    /// match a canonical image name ([`crate::reference`]); `Some(glob)` is what to write, `None`
+    /// when the port names no endpoint.
+    NotCanonical(Option<String>),
 }
 
 impl std::fmt::Display for GlobError {
@@ -31,6 +36,14 @@ impl std::fmt::Display for GlobError {
         match self {
             GlobError::Syntax => write!(f, "glob is invalid: syntax error in pattern"),
             GlobError::Invalid(g) => write!(f, "glob is invalid: invalid glob {g:?}"),
+            GlobError::NotCanonical(Some(canonical)) => write!(
+                f,
+                "glob is invalid: it can never match: images are matched by their canonical name (registry host in lower case, no default port, Docker Hub as index.docker.io); write {canonical}"
+            ),
+            GlobError::NotCanonical(None) => write!(
+                f,
+                "glob is invalid: its registry port names no endpoint (ports are 1 to 65535)"
+            ),
         }
     }
 }
@@ -53,7 +66,38 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
     if glob.is_empty() || !glob.chars().all(allowed) {
         return Err(GlobError::Invalid(glob.to_string()));
     }
+    check_registry_segment(glob)?;
     Ok(rewrite_double_stars(glob))
+}
+
+/// The glob's first component, when it is a literal registry host: no wildcard, a `/` after
+/// it, and a `.` or `:` in it, or `localhost`, or an upper-case letter (which no canonical
+/// name has there: [`crate::reference`], table rows 1 and 12).
+fn literal_registry(glob: &str) -> Option<&str> {
+    let (first, _) = glob.split_once('/')?;
+    let registry_like = first.contains(['.', ':'])
+        || first == "localhost"
+        || first.bytes().any(|b| b.is_ascii_uppercase());
+    (!first.contains('*') && registry_like).then_some(first)
+}
+
+/// Image names are matched in canonical form ([`crate::reference::canonical_registry`]), so a
+/// literal registry written otherwise (`GHCR.IO/**`, `ghcr.io:443/**`, `docker.io/**`) could
+/// never match: an error naming the glob to write instead (upstream matched such a glob only
+/// against images spelled the same way, which let every other spelling dodge it).
+fn check_registry_segment(glob: &str) -> Result<(), GlobError> {
+    let Some(first) = literal_registry(glob) else {
+        return Ok(());
+    };
+    let canonical =
+        crate::reference::canonical_registry(first).map_err(|_| GlobError::NotCanonical(None))?;
+    if canonical == first {
+        return Ok(());
+    }
+    Err(GlobError::NotCanonical(Some(format!(
+        "{canonical}{}",
+        &glob[first.len()..]
+    ))))
 }
 
 /// The regular expression upstream compiles for a glob (`pkg/apis/glob/glob.go` L38-60: the
@@ -275,16 +319,34 @@ pub fn matches(glob: &str, name: &str) -> Result<bool, GlobError> {
     Ok(!matcher.matching_owners(&[name.to_string()]).is_empty())
 }
 
-/// Upstream's `glob.Match(glob, image)` (`pkg/apis/glob/glob.go` L79-97), with this policy's
-/// candidate names ([`crate::reference::ImageRef::glob_candidates`]).
+/// Whether `glob` matches `image` in admission: on the image's canonical names
+/// ([`crate::reference::ImageRef::match_names`]), the tag beside a digest counting only when
+/// `tag_confirmed` (the host confirmed that it names the digest).
 ///
 /// Errors: the glob is invalid, or the image does not parse (`could not parse reference: …`).
-pub fn image_matches(glob: &str, image: &str) -> Result<bool, String> {
+pub fn image_matches(glob: &str, image: &str, tag_confirmed: bool) -> Result<bool, String> {
     let matcher = GlobMatcher::new([(0, glob)]).map_err(|(_, _, e)| e.to_string())?;
     let reference = crate::reference::ImageRef::parse(image).map_err(|e| e.to_string())?;
     Ok(!matcher
-        .matching_owners(&reference.glob_candidates())
+        .matching_owners(&reference.match_names(tag_confirmed))
         .is_empty())
+}
+
+/// Upstream's `glob.Match(glob, image)` (`pkg/apis/glob/glob.go` L79-97) itself, for the
+/// conformance vectors of its `glob_test.go`: the normalised name (the digest form of a pinned
+/// image, whose tag go-containerregistry drops), then the deprecated fallback to the image as
+/// written when that differs. Admission never uses the fallback (upstream's passes the
+/// normalised name, so it is dead there; here it would let the spelling decide).
+///
+/// Errors: as [`image_matches`].
+pub fn upstream_glob_match(glob: &str, image: &str) -> Result<bool, String> {
+    let matcher = GlobMatcher::new([(0, glob)]).map_err(|(_, _, e)| e.to_string())?;
+    let reference = crate::reference::ImageRef::parse(image).map_err(|e| e.to_string())?;
+    let mut names = reference.match_names(false);
+    if !names.iter().any(|n| n == image) {
+        names.push(image.to_string());
+    }
+    Ok(!matcher.matching_owners(&names).is_empty())
 }
 
 #[cfg(test)]
@@ -364,7 +426,7 @@ mod tests {
         ];
         assert_eq!(rows.len(), 42);
         for (row, glob, image, want) in rows {
-            let got = image_matches(glob, image);
+            let got = upstream_glob_match(glob, image);
             match want {
                 Some(want) => assert_eq!(got, Ok(want), "row {row}: glob {glob} on {image}"),
                 None => assert!(
@@ -380,18 +442,28 @@ mod tests {
     #[test]
     fn admission_vectors_and_documented_differences() {
         const H: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-        // (glob, image, upstream, ours, reason when they differ)
-        let rows: Vec<(&str, String, bool, bool, &str)> = vec![
+        // (glob, image, tag confirmed by the host, upstream, ours, reason when they differ)
+        let rows: Vec<(&str, String, bool, bool, bool, &str)> = vec![
+            (
+                "ghcr.io/foo:**",
+                format!("ghcr.io/foo:v1@{H}"),
+                true,
+                false,
+                true,
+                "a tag the host confirms is matched too (policy-controller#888)",
+            ),
             (
                 "ghcr.io/foo:**",
                 format!("ghcr.io/foo:v1@{H}"),
                 false,
-                true,
-                "the tag is matched too (policy-controller#888)",
+                false,
+                false,
+                "",
             ),
             (
                 "ghcr.io/foo*",
                 format!("ghcr.io/foo:v1@{H}"),
+                false,
                 true,
                 true,
                 "",
@@ -399,6 +471,7 @@ mod tests {
             (
                 "ghcr.io/foo**",
                 format!("ghcr.io/foo:v1@{H}"),
+                false,
                 true,
                 true,
                 "",
@@ -406,30 +479,27 @@ mod tests {
             (
                 "index.docker.io/library/nginx:latest",
                 format!("nginx:latest@{H}"),
+                true,
                 false,
                 true,
-                "the tag is matched too (policy-controller#888)",
+                "a tag the host confirms is matched too (policy-controller#888)",
             ),
-            ("nginx", format!("nginx@{H}"), false, false, ""),
+            ("nginx", format!("nginx@{H}"), false, false, false, ""),
+            ("nginx*", format!("nginx@{H}"), false, false, false, ""),
+            ("*", format!("nginx@{H}"), false, true, true, ""),
+            ("*/*", format!("bitnami/redis@{H}"), false, true, true, ""),
             (
-                "nginx*",
-                format!("nginx@{H}"),
-                false,
-                true,
-                "glob.Match's fallback to the image as written is live here",
-            ),
-            ("*", format!("nginx@{H}"), true, true, ""),
-            ("*/*", format!("bitnami/redis@{H}"), true, true, ""),
-            (
-                "docker.io/**",
+                "index.docker.io/**",
                 format!("docker.io/library/nginx@{H}"),
                 false,
                 true,
-                "glob.Match's fallback to the image as written is live here",
+                true,
+                "",
             ),
             (
                 "localhost:5000/**",
                 format!("localhost:5000/app@{H}"),
+                false,
                 true,
                 true,
                 "",
@@ -437,13 +507,31 @@ mod tests {
             (
                 "index.docker.io/localhost/**",
                 format!("localhost/app@{H}"),
+                false,
                 true,
+                false,
+                "localhost/app is the registry on localhost, as the runtimes pull it",
+            ),
+            (
+                "localhost/**",
+                format!("localhost/app@{H}"),
+                false,
+                false,
                 true,
-                "",
+                "localhost/app is the registry on localhost, as the runtimes pull it",
+            ),
+            (
+                "ghcr.io/evil/**",
+                format!("GHCR.IO:443/evil/x@{H}"),
+                false,
+                false,
+                true,
+                "the registry host is matched in canonical form",
             ),
             (
                 "**demo**",
                 format!("registry.local:5000/demo-abc@{H}"),
+                false,
                 true,
                 true,
                 "",
@@ -452,21 +540,61 @@ mod tests {
                 "ghcr.io/org/app:v1*",
                 "ghcr.io/org/app:v1.2".to_string(),
                 false,
+                false,
                 true,
                 "tag-only images are matched on their tag (upstream requires a digest)",
             ),
         ];
-        for (glob, image, upstream, ours, reason) in rows {
+        for (glob, image, confirmed, upstream, ours, reason) in rows {
             assert_eq!(
                 upstream != ours,
                 !reason.is_empty(),
                 "{glob} on {image}: a difference needs a reason"
             );
             assert_eq!(
-                image_matches(glob, &image),
+                image_matches(glob, &image, confirmed),
                 Ok(ours),
                 "{glob} on {image} ({reason})"
             );
+        }
+    }
+
+    /// A literal registry that is not canonical could never match: refused, naming the glob to
+    /// write.
+    #[test]
+    fn literal_registries_must_be_canonical() {
+        for (glob, canonical) in [
+            ("GHCR.IO/evil/**", "ghcr.io/evil/**"),
+            ("ghcr.io:443/evil/**", "ghcr.io/evil/**"),
+            ("localhost:05000/**", "localhost:5000/**"),
+            ("docker.io/library/nginx*", "index.docker.io/library/nginx*"),
+            ("registry-1.docker.io/**", "index.docker.io/**"),
+            ("Docker.io:443/x/*", "index.docker.io/x/*"),
+        ] {
+            assert_eq!(
+                translate(glob),
+                Err(GlobError::NotCanonical(Some(canonical.into()))),
+                "{glob}"
+            );
+        }
+        assert_eq!(
+            translate("ghcr.io:0/**"),
+            Err(GlobError::NotCanonical(None))
+        );
+        assert_eq!(
+            GlobError::NotCanonical(Some("ghcr.io/**".into())).to_string(),
+            "glob is invalid: it can never match: images are matched by their canonical name (registry host in lower case, no default port, Docker Hub as index.docker.io); write ghcr.io/**"
+        );
+        for fine in [
+            "ghcr.io/SEU_USUARIO_GITHUB/api-pagamentos**",
+            "**:V1",
+            "*/**",
+            "localhost/**",
+            "index.docker.io/**",
+            "ghcr.io:8443/**",
+            "Ghcr*/**",
+        ] {
+            assert!(translate(fine).is_ok(), "{fine}");
         }
     }
 
@@ -527,7 +655,6 @@ mod tests {
             ("ghcr.io/**/app:*", "ghcr.io/x/app:latest", true),
             ("ghcr.io/org/app:v1.*", "ghcr.io/org/app:v1.2.3", true),
             ("localhost:5000/*", "localhost:5000/app:latest", true),
-            ("GHCR.io/org/*", "ghcr.io/org/app:latest", false),
             ("**demo**", "registry.local:5000/demo-abc@sha256:00", true),
             ("a***", "a/b/c", true),
             ("ghcr.io/foo", "ghcr.io/foo-suffix", false),

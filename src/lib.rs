@@ -378,7 +378,7 @@ mod tests {
             "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "cm"},
             "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
                      "policy": {"type": "rego", "configMapRef": {"name": "p", "namespace": "ns", "key": "rego"}}}}]});
-        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"rego": "package sigstore\nisCompliant { input.image != \"bad:1\" }\n"}}).to_string();
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"rego": "package sigstore\nisCompliant { input.image != \"index.docker.io/library/bad:1\" }\n"}}).to_string();
         let host = FakeHost::default().answer("get_resource v1 ConfigMap ns/p", Ok(&cm));
         assert!(run_with(&host, pod_with(&["good:1", "other:2"]), settings.clone()).accepted);
         assert_eq!(host.calls(), vec!["get_resource v1 ConfigMap ns/p"]);

@@ -758,7 +758,7 @@ fn example_keyless_github_actions() {
         ("docker.io/example-org/app:v1.2.3", false),
     ] {
         assert_eq!(
-            crate::glob::image_matches(glob, image),
+            crate::glob::image_matches(glob, image, false),
             Ok(matches),
             "{image}"
         );

@@ -222,34 +222,26 @@ pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
         _ => return Extraction::Skip("the subresource holds no image"),
     }
     let invalid = |e: String| Extraction::Invalid(format!("cannot decode the {kind}: {e}"));
-    // One pass over the object: the metadata and the pod spec's image fields are decoded, the
-    // rest is skipped.
-    let decoded = match kind {
-        "Pod" => decode::<ObjectView<PodSpec>>(request.object)
-            .map(|o| o.map(|o| o.with_pod_spec("spec", Some))),
-        "CronJob" => decode::<ObjectView<CronJobSpec>>(request.object).map(|o| {
-            o.map(|o| {
-                o.with_pod_spec("spec.jobTemplate.spec.template.spec", |s| {
-                    s.job_template?.0.spec?.0.template?.0.spec.map(|s| s.0)
-                })
-            })
-        }),
-        _ => decode::<ObjectView<TemplateSpec>>(request.object).map(|o| {
-            o.map(|o| o.with_pod_spec("spec.template.spec", |s| s.template?.0.spec.map(|s| s.0)))
-        }),
-    };
-    let (api_version, metadata, pod_spec) = match decoded {
+    let (api_version, metadata, pod_spec) = match decode_object(kind, request.object) {
         Ok(Some(parts)) => parts,
         Ok(None) => return invalid("the object: invalid type: null, expected an object".into()),
         Err(e) => return invalid(e),
     };
+    let images = match &pod_spec {
+        Some((prefix, spec)) => pod_spec_images(prefix, spec),
+        None => Vec::new(),
+    };
     // Upstream skips any object with a deletionTimestamp (validator.go L155-159): its validating
     // webhook sees the object after the API server has cleared that field on CREATE. A
     // Kubewarden mutating policy sees it before, so a client could set it to slip an image
-    // past the check. Only an UPDATE of an object that was already being deleted is skipped.
+    // past the check. Only an UPDATE of an object that was already being deleted, and that
+    // leaves every image as it was, is skipped (an update of a terminating object may still
+    // change its images: a Pod's container images are mutable, and a Deployment waiting on a
+    // finalizer can be edited).
     if metadata.deletion_timestamp.is_some()
         && request.operation == "UPDATE"
         && was_being_deleted(request.old_object)
+        && old_images(kind, request.old_object).as_ref() == Some(&images)
     {
         return Extraction::Skip("the object is being deleted");
     }
@@ -259,10 +251,6 @@ pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
     {
         return Extraction::Skip("the update only scales the workload down");
     }
-    let images = match pod_spec {
-        Some((prefix, spec)) => pod_spec_images(prefix, &spec),
-        None => Vec::new(),
-    };
     Extraction::Check(Workload::new(
         kind,
         api_version.as_deref().unwrap_or_default(),
@@ -271,6 +259,37 @@ pub fn extract<'a>(request: &AdmissionRequest<'a>) -> Extraction<'a> {
         metadata.labels.unwrap_or_default(),
         request.object,
     ))
+}
+
+/// One pass over an object of a checked `kind`: its API version, metadata and pod spec (with
+/// the spec's dotted path) are decoded, the rest is skipped. `Ok(None)` for an absent or
+/// `null` object; errors as [`decode`].
+fn decode_object(kind: &str, raw: Option<&RawValue>) -> Result<Option<ObjectParts>, String> {
+    match kind {
+        "Pod" => {
+            decode::<ObjectView<PodSpec>>(raw).map(|o| o.map(|o| o.with_pod_spec("spec", Some)))
+        }
+        "CronJob" => decode::<ObjectView<CronJobSpec>>(raw).map(|o| {
+            o.map(|o| {
+                o.with_pod_spec("spec.jobTemplate.spec.template.spec", |s| {
+                    s.job_template?.0.spec?.0.template?.0.spec.map(|s| s.0)
+                })
+            })
+        }),
+        _ => decode::<ObjectView<TemplateSpec>>(raw).map(|o| {
+            o.map(|o| o.with_pod_spec("spec.template.spec", |s| s.template?.0.spec.map(|s| s.0)))
+        }),
+    }
+}
+
+/// The images of `oldObject`, when it decodes as a `kind` (`None` otherwise: then nothing is
+/// known to be unchanged, and the new object is checked).
+fn old_images(kind: &str, old_object: Option<&RawValue>) -> Option<Vec<WorkloadImage>> {
+    match decode_object(kind, old_object) {
+        Ok(Some((_, _, Some((prefix, spec))))) => Some(pod_spec_images(prefix, &spec)),
+        Ok(Some((_, _, None))) => Some(Vec::new()),
+        _ => None,
+    }
 }
 
 /// Whether `oldObject` has a `metadata.deletionTimestamp` (an old object that does not decode
@@ -687,6 +706,69 @@ mod tests {
                 .unwrap()
                 .starts_with("validation failed: no matching policies:")
         );
+    }
+
+    /// Issue 11: an UPDATE of an object already being deleted was skipped even when it changed
+    /// an image (a Pod's container images are mutable; a Deployment held by a finalizer can be
+    /// edited). Now only one that leaves every image as it was is skipped.
+    #[test]
+    fn an_update_of_a_deleted_object_that_changes_an_image_is_checked() {
+        let deleting = |image: &str| {
+            json!({"kind": "Pod", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {"containers": [{"name": "a", "image": image}]}})
+        };
+        let same = request(("", "Pod"), "UPDATE", deleting("nginx"), deleting("nginx"));
+        assert_eq!(
+            extract(&same),
+            Extraction::Skip("the object is being deleted")
+        );
+        let changed = request(("", "Pod"), "UPDATE", deleting("evil"), deleting("nginx"));
+        assert_eq!(images(extract(&changed))[0].2, "evil");
+        let added = request(
+            ("", "Pod"),
+            "UPDATE",
+            json!({"kind": "Pod", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"},
+                   "spec": {"containers": [{"name": "a", "image": "nginx"}],
+                            "ephemeralContainers": [{"name": "e", "image": "evil"}]}}),
+            deleting("nginx"),
+        );
+        assert_eq!(images(extract(&added)).len(), 2);
+        let d = |image: &str| {
+            json!({"kind": "Deployment", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["foregroundDeletion"]},
+                                     "spec": {"template": {"spec": {"containers": [{"name": "a", "image": image}]}}}})
+        };
+        let edited = request(("apps", "Deployment"), "UPDATE", d("evil"), d("nginx"));
+        assert_eq!(images(extract(&edited))[0].2, "evil");
+        // An old object that does not decode proves nothing unchanged: checked.
+        let odd_old = request(
+            ("", "Pod"),
+            "UPDATE",
+            deleting("nginx"),
+            json!({"metadata": {"deletionTimestamp": "x"}, "spec": 5}),
+        );
+        assert_eq!(images(extract(&odd_old)).len(), 1);
+    }
+
+    /// Go's JSON decoder keeps the last of duplicate keys, serde's derive refuses them: a
+    /// request carrying two `image` (or two `spec`) keys is rejected, never read one way here
+    /// and another way elsewhere.
+    #[test]
+    fn duplicate_keys_are_refused() {
+        for object in [
+            r#"{"kind":"Pod","spec":{"containers":[{"name":"a","image":"nginx","image":"evil"}]}}"#,
+            r#"{"kind":"Pod","spec":{"containers":[{"image":"nginx"}]},"spec":{"containers":[{"image":"evil"}]}}"#,
+            r#"{"kind":"Pod","spec":{"containers":[{"image":"nginx"}],"containers":[{"image":"evil"}]}}"#,
+        ] {
+            let text = format!(
+                r#"{{"uid":"u","kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"CREATE","object":{object}}}"#
+            );
+            let r: AdmissionRequest =
+                serde_json::from_str(Box::leak(text.into_boxed_str())).unwrap();
+            match extract(&r) {
+                Extraction::Invalid(m) => assert!(m.contains("duplicate field"), "{m}"),
+                other => panic!("{object}: {other:?}"),
+            }
+        }
     }
 
     /// Review finding: requests without an operation or a kind were admitted as "not checked".

@@ -1,11 +1,12 @@
 //! Globs and image references: the input is `<glob>\n<image>` (lossy UTF-8; no newline: the
 //! whole input is both). `glob::translate`, `glob::image_matches`, `ImageRef::parse` and
-//! `glob_candidates` must not panic, and:
+//! `match_names` must not panic, and:
 //! - a glob `translate` accepts compiles in `GlobMatcher::new` (and one it refuses does not);
 //! - `image_matches` answers `Ok` exactly when the glob translates and the image parses, and
-//!   then agrees with the matcher on the candidates;
-//! - a parsed reference keeps the image as written, lists it among its candidates, and its
-//!   `name_as_written` is a prefix of it;
+//!   then agrees with the matcher on the canonical names;
+//! - a parsed reference keeps the image as written, its `name_as_written` is a prefix of it,
+//!   and its canonical name is a fixed point: parsed again, it gives the same canonical names
+//!   (every spelling of a reference is matched as one name, `src/reference` module docs);
 //! - `GlobMatcher` (literal and prefix globs by string comparison, others by a lazily compiled
 //!   globset regex) decides every name exactly as upstream's regex (`glob::upstream_regex`) does.
 #![no_main]
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let parsed = ImageRef::parse(image);
-    let matched = glob::image_matches(glob_text, image);
+    let matched = glob::image_matches(glob_text, image, false);
     assert_eq!(
         matched.is_ok(),
         translated.is_ok() && parsed.is_ok(),
@@ -40,10 +41,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(reference) = &parsed {
         assert_eq!(reference.raw(), image);
         let candidates = reference.glob_candidates();
-        assert!(
-            candidates.iter().any(|c| c == image),
-            "{image:?}: candidates {candidates:?} miss the image as written"
-        );
+        let canonical = reference.canonical(false);
+        let again = ImageRef::parse(&canonical)
+            .unwrap_or_else(|e| panic!("{image:?}: canonical {canonical:?} does not parse: {e}"));
+        assert_eq!(again.glob_candidates(), candidates, "{image:?} via {canonical:?}");
+        assert_eq!(again.canonical(false), canonical, "{image:?}");
         assert!(
             image.starts_with(reference.name_as_written()),
             "{image:?}: name_as_written {:?}",
@@ -51,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
         );
         let _ = reference.repository_name();
         let _ = (reference.tag(), reference.digest(), reference.tag_written());
+        let _ = (reference.match_names(true), reference.canonical(true), reference.tag_as_written());
         if let Some(digest) = reference.digest() {
             assert!(
                 image.contains('@'),

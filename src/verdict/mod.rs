@@ -126,6 +126,21 @@ struct CipRunner<'a> {
     rego: HashMap<usize, Rc<Result<RegoPolicy, String>>>,
     rego_by_source: HashMap<String, Rc<Result<RegoPolicy, String>>>,
     outcomes: HashMap<(String, usize), CipOutcome>,
+    /// What the host said of the tag beside each pinned image's digest, by image as written.
+    tags: HashMap<String, TagCheck>,
+}
+
+/// Whether the tag written beside a digest names that digest (`reference`, table row 8),
+/// asked of the host with `oci/v1/manifest_digest` on the image without its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TagCheck {
+    /// The tag resolves to the pinned digest: it counts for globs and the Rego input.
+    Confirmed,
+    /// The tag resolves to this other digest now (it moved, or was never that digest): only
+    /// the digest counts.
+    Names(String),
+    /// The host could not resolve the tag: its words.
+    Failed(String),
 }
 
 impl<'a> Evaluator<'a> {
@@ -151,6 +166,7 @@ impl<'a> Evaluator<'a> {
                 rego: HashMap::new(),
                 rego_by_source: HashMap::new(),
                 outcomes: HashMap::new(),
+                tags: HashMap::new(),
             },
         }
     }
@@ -192,11 +208,42 @@ impl<'a> Evaluator<'a> {
                     continue;
                 }
             };
-            let matching: Vec<usize> = globs
-                .matching_owners(&reference.glob_candidates())
-                .into_iter()
-                .filter(|i| applicable[*i])
-                .collect();
+            let owners = |names: &[String]| -> Vec<usize> {
+                globs
+                    .matching_owners(names)
+                    .into_iter()
+                    .filter(|i| applicable[*i])
+                    .collect()
+            };
+            let mut matching = owners(&reference.match_names(false));
+            if reference.tag_needs_confirmation() {
+                // The tag beside a digest counts only once the host confirms it names that
+                // digest (`reference`, table row 8); asked only when it would change the match.
+                let with_tag = owners(&reference.match_names(true));
+                if with_tag.len() > matching.len() {
+                    match self.runner.tag_check(&reference) {
+                        TagCheck::Confirmed => matching = with_tag,
+                        TagCheck::Names(now) => decision.entries.push(Entry {
+                            level: Level::Warning,
+                            message: "tag not used for matching".into(),
+                            path: img.path.clone(),
+                            details: format!(
+                                "{} the tag names {now} now, not the pinned digest: only the digest was matched",
+                                img.image
+                            ),
+                        }),
+                        TagCheck::Failed(e) => {
+                            decision.entries.push(Entry {
+                                level: Level::Error,
+                                message: "failed to confirm the tag".into(),
+                                path: img.path.clone(),
+                                details: format!("{} {e}", img.image),
+                            });
+                            continue;
+                        }
+                    }
+                }
+            }
             if matching.is_empty() {
                 let level = match self.settings.no_match_policy {
                     NoMatchPolicy::Allow => continue,
@@ -347,6 +394,33 @@ impl CipRunner<'_> {
         }
     }
 
+    /// Asks the host, once per image, whether the tag beside the digest names that digest.
+    fn tag_check(&mut self, image: &ImageRef) -> TagCheck {
+        if let Some(check) = self.tags.get(image.raw()) {
+            return check.clone();
+        }
+        let check = match self.host.manifest_digest(image.tag_as_written()) {
+            Ok(d) if Some(d.as_str()) == image.digest() => TagCheck::Confirmed,
+            Ok(d) => TagCheck::Names(d),
+            Err(e) => TagCheck::Failed(e.0),
+        };
+        self.tags.insert(image.raw().to_string(), check.clone());
+        check
+    }
+
+    /// The Rego input's `image`: the canonical name, with the tag beside a digest only when
+    /// the host confirms it (`Err`: the host's words).
+    fn input_image(&mut self, image: &ImageRef) -> Result<String, String> {
+        if !image.tag_needs_confirmation() {
+            return Ok(image.canonical(false));
+        }
+        match self.tag_check(image) {
+            TagCheck::Confirmed => Ok(image.canonical(true)),
+            TagCheck::Names(_) => Ok(image.canonical(false)),
+            TagCheck::Failed(e) => Err(format!("failed to confirm the tag: {e}")),
+        }
+    }
+
     fn cip_outcome(&mut self, index: usize, image: &ImageRef, workload: &Workload) -> CipOutcome {
         let key = (image.raw().to_string(), index);
         if let Some(outcome) = self.outcomes.get(&key) {
@@ -442,7 +516,19 @@ impl CipRunner<'_> {
         };
         let mut input = Map::new();
         input.insert("authorityMatches".into(), Value::Object(matches));
-        input.insert("image".into(), Value::String(image.raw().to_string()));
+        match self.input_image(image) {
+            Ok(name) => {
+                input.insert("image".into(), Value::String(name));
+                input.insert(
+                    "imageAsWritten".into(),
+                    Value::String(image.raw().to_string()),
+                )
+            }
+            Err(e) => {
+                errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+                return CipOutcome::Fail { errors };
+            }
+        };
         let parts = [
             ("spec", policy.include_spec == Some(true)),
             ("metadata", policy.include_object_meta == Some(true)),
@@ -543,292 +629,4 @@ fn match_applies(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::host::fake::FakeHost;
-    use crate::workload::WorkloadImage;
-    use serde_json::json;
-
-    fn cip(name: &str, globs: &[&str], extra: Value) -> Value {
-        let mut v = json!({
-            "apiVersion": "policy.sigstore.dev/v1beta1",
-            "kind": "ClusterImagePolicy",
-            "metadata": {"name": name},
-            "spec": {"images": globs.iter().map(|g| json!({"glob": g})).collect::<Vec<_>>(), "authorities": [{"static": {"action": "pass"}}]}
-        });
-        if let Value::Object(m) = extra {
-            for (k, val) in m {
-                v["spec"][k] = val;
-            }
-        }
-        v
-    }
-
-    fn settings(policies: Vec<Value>, no_match: &str) -> Settings {
-        let s = Settings::from_json(
-            json!({"noMatchPolicy": no_match, "policies": policies, "modifyImagesWithDigest": false})
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-        s.validate().unwrap();
-        s
-    }
-
-    fn pod(images: &[&str]) -> Workload<'static> {
-        let raw = |v: Value| -> &'static serde_json::value::RawValue {
-            Box::leak(serde_json::value::RawValue::from_string(v.to_string()).unwrap())
-        };
-        let object = json!({
-            "metadata": {"name": "p", "labels": {"app": "web"}},
-            "spec": {"containers": images.iter().map(|i| json!({"image": i})).collect::<Vec<_>>()},
-        });
-        Workload::new(
-            "Pod",
-            "v1",
-            "pods",
-            images
-                .iter()
-                .enumerate()
-                .map(|(i, img)| WorkloadImage {
-                    path: format!("spec.containers[{i}].image"),
-                    pointer: format!("/spec/containers/{i}/image"),
-                    image: img.to_string(),
-                })
-                .collect(),
-            [("app".to_string(), "web".to_string())].into(),
-            Some(raw(object)),
-        )
-    }
-
-    fn gvk() -> GroupVersionKind {
-        GroupVersionKind {
-            group: "".into(),
-            version: "v1".into(),
-            kind: "Pod".into(),
-        }
-    }
-
-    fn decide(s: &Settings, images: &[&str]) -> Decision {
-        let host = FakeHost::default();
-        let d = Evaluator::new(s, &host).evaluate(&pod(images), &gvk());
-        assert!(
-            host.calls().is_empty(),
-            "static evaluation must not call the host"
-        );
-        d
-    }
-
-    const SEED_REGO: &str = "package sigstore\ndefault isCompliant = false\nisCompliant {\n  parts := split(input.image, \":\")\n  count(parts) == 2\n  parts[1] != \"latest\"\n}\n";
-
-    #[test]
-    fn seed_scenario() {
-        let none = settings(vec![], "deny");
-        assert_eq!(
-            decide(&none, &["nginx"]).rejection().as_deref(),
-            Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
-        );
-        let chainguard = cip(
-            "chainguard-image-policy",
-            &["cgr.dev/chainguard/**"],
-            json!({}),
-        );
-        let step2 = settings(vec![chainguard.clone()], "deny");
-        assert_eq!(
-            decide(&step2, &["cgr.dev/chainguard/nginx:latest"]),
-            Decision::default()
-        );
-        assert!(decide(&step2, &["nginx"]).rejection().is_some());
-        let latest = cip(
-            "disallow-latest-tag",
-            &["**"],
-            json!({"mode": "enforce", "policy": {"includeSpec": true, "type": "rego", "data": SEED_REGO}}),
-        );
-        let step3 = settings(vec![chainguard, latest], "deny");
-        assert_eq!(
-            decide(&step3, &["cgr.dev/chainguard/nginx:latest"])
-                .rejection()
-                .as_deref(),
-            Some(
-                "validation failed: failed policy: disallow-latest-tag: spec.containers[0].image\ncgr.dev/chainguard/nginx:latest failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant'"
-            )
-        );
-        assert_eq!(
-            decide(&step3, &["cgr.dev/chainguard/nginx:latest-dev"]),
-            Decision::default()
-        );
-    }
-
-    #[test]
-    fn no_match_policies() {
-        let warn = settings(vec![], "warn");
-        let d = decide(&warn, &["nginx"]);
-        assert_eq!(d.rejection(), None);
-        assert_eq!(
-            d.warnings(),
-            vec!["no matching policies: spec.containers[0].image\nnginx"]
-        );
-        let allow = settings(vec![], "allow");
-        assert_eq!(decide(&allow, &["nginx"]), Decision::default());
-    }
-
-    #[test]
-    fn warn_mode_and_merging() {
-        let fail = cip(
-            "nope",
-            &["**"],
-            json!({"mode": "warn", "authorities": [{"static": {"action": "fail", "message": "go away"}}]}),
-        );
-        let s = settings(vec![fail], "deny");
-        let d = decide(&s, &["nginx", "nginx"]);
-        assert_eq!(d.rejection(), None);
-        assert_eq!(
-            d.warnings(),
-            vec![
-                "failed policy: nope: spec.containers[0].image, spec.containers[1].image\nnginx disallowed by static policy: go away"
-            ]
-        );
-    }
-
-    #[test]
-    fn all_cips_must_pass_and_any_authority_suffices() {
-        let pass = cip(
-            "pass",
-            &["**"],
-            json!({"authorities": [{"static": {"action": "fail", "message": "a"}}, {"static": {"action": "pass"}}]}),
-        );
-        let fail = cip(
-            "fail",
-            &["ghcr.io/**"],
-            json!({"authorities": [{"static": {"action": "fail", "message": "b"}}]}),
-        );
-        let s = settings(vec![pass, fail], "deny");
-        assert_eq!(decide(&s, &["quay.io/x:1"]), Decision::default());
-        assert_eq!(
-            decide(&s, &["ghcr.io/x:1"]).rejection().as_deref(),
-            Some(
-                "validation failed: failed policy: fail: spec.containers[0].image\nghcr.io/x:1 disallowed by static policy: b"
-            )
-        );
-    }
-
-    #[test]
-    fn bad_reference_is_always_an_error() {
-        let s = settings(vec![], "allow");
-        assert_eq!(
-            decide(&s, &["NGINX"]).rejection().as_deref(),
-            Some(
-                "validation failed: could not parse reference: NGINX: spec.containers[0].image\nrepository name must be lowercase"
-            )
-        );
-    }
-
-    #[test]
-    fn rego_input_has_image_spec_metadata_typemeta() {
-        let rego = "package sigstore\nisCompliant {\n input.image == \"a:1\"\n input.spec.containers[0].image == \"a:1\"\n input.metadata.labels.app == \"web\"\n input.typemeta.kind == \"Pod\"\n input.authorityMatches[\"authority-0\"].static == true\n}\n";
-        let c = cip(
-            "all",
-            &["**"],
-            json!({"policy": {"type": "rego", "data": rego, "includeSpec": true, "includeObjectMeta": true, "includeTypeMeta": true}}),
-        );
-        assert_eq!(
-            decide(&settings(vec![c], "deny"), &["a:1"]),
-            Decision::default()
-        );
-        let c = cip(
-            "nometa",
-            &["**"],
-            json!({"policy": {"type": "rego", "data": rego}}),
-        );
-        assert!(
-            decide(&settings(vec![c], "deny"), &["a:1"])
-                .rejection()
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn rego_warning_admits_with_warning() {
-        let rego = "package sigstore\nisCompliant[r] {\n r := {\"result\": true, \"error\": \"\", \"warning\": \"deprecated repo\"}\n}\n";
-        let c = cip(
-            "dep",
-            &["**"],
-            json!({"policy": {"type": "rego", "data": rego}}),
-        );
-        let d = decide(&settings(vec![c], "deny"), &["a:1"]);
-        assert_eq!(d.rejection(), None);
-        assert_eq!(
-            d.warnings(),
-            vec!["warning from policy: dep: spec.containers[0].image\na:1 deprecated repo"]
-        );
-    }
-
-    #[test]
-    fn match_selectors() {
-        let only_db = cip(
-            "db",
-            &["**"],
-            json!({"match": [{"group": "", "version": "*", "resource": "pods", "selector": {"matchLabels": {"app": "db"}}}], "authorities": [{"static": {"action": "fail"}}]}),
-        );
-        let s = settings(vec![only_db], "allow");
-        assert_eq!(decide(&s, &["a:1"]), Decision::default());
-        let only_web = cip(
-            "web",
-            &["**"],
-            json!({"match": [{"group": "", "version": "v1", "resource": "pods", "selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]}]}}], "authorities": [{"static": {"action": "fail"}}]}),
-        );
-        let s = settings(vec![only_web], "allow");
-        assert!(decide(&s, &["a:1"]).rejection().is_some());
-        let deployments = cip(
-            "deploy",
-            &["**"],
-            json!({"match": [{"group": "apps", "version": "v1", "resource": "deployments"}], "authorities": [{"static": {"action": "fail"}}]}),
-        );
-        assert_eq!(
-            decide(&settings(vec![deployments], "allow"), &["a:1"]),
-            Decision::default()
-        );
-    }
-
-    #[test]
-    fn unvalidated_unsupported_fields_fail_closed() {
-        // An attestations authority would otherwise verify the signature only.
-        let c = cip(
-            "att",
-            &["**"],
-            json!({"authorities": [{"key": {"data": "x"}, "attestations": [{"name": "a", "predicateType": "https://x"}]}]}),
-        );
-        let s = Settings::from_json(
-            json!({"policies": [c], "modifyImagesWithDigest": false})
-                .to_string()
-                .as_bytes(),
-        )
-        .unwrap();
-        assert!(s.validate().is_err());
-        let message = decide(&s, &["a:1"]).rejection().unwrap();
-        assert!(
-            message.starts_with("validation failed: failed policy: att: spec.containers[0].image\na:1 the policy cannot be honoured: not supported: spec.authorities[0].attestations: "),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn rego_compiled_once_per_cip() {
-        let rego = "package sigstore\nisCompliant = true\n";
-        let c = cip(
-            "once",
-            &["**"],
-            json!({"policy": {"type": "rego", "data": rego}}),
-        );
-        let s = settings(vec![c], "deny");
-        let host = FakeHost::default();
-        let mut ev = Evaluator::new(&s, &host);
-        assert_eq!(
-            ev.evaluate(&pod(&["a:1", "b:1", "a:1"]), &gvk()),
-            Decision::default()
-        );
-        assert_eq!(ev.runner.rego.len(), 1);
-        assert_eq!(ev.runner.rego_by_source.len(), 1);
-        assert_eq!(ev.runner.outcomes.len(), 2);
-    }
-}
+mod tests;
