@@ -487,3 +487,154 @@ patch_json() { jq -c '.patch | @base64d | fromjson' <<<"$output"; }
   allowed false
   [[ "$(message)" == "validation failed: failed policy: runaway: spec.containers[0].image"$'\n'"nginx failed evaluating rego policy for type ClusterImagePolicy: "*"time limit"* ]]
 }
+
+# --- Image spellings (issue 11): no spelling may dodge a glob ------------------------------
+# test_data/settings/spellings.yaml: allow-all (`**`, pass) and no-evil (deny globs). Each row
+# of the spelling table (src/reference/mod.rs) is either matched as its canonical name, so
+# no-evil denies it, or refused outright.
+
+# denied_by_no_evil IMAGE: the image is denied by no-evil, with upstream's message.
+denied_by_no_evil() {
+  policy test_data/settings/spellings.yaml "$(with_image test_data/requests/pod.json "$1")"
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: no-evil: spec.containers[0].image"$'\n'"$1 disallowed by static policy: evil" ]
+}
+
+# refused IMAGE: the image is denied as a reference that cannot be canonical.
+refused() {
+  policy test_data/settings/spellings.yaml "$(with_image test_data/requests/pod.json "$1")"
+  [ "$status" -eq 0 ]
+  allowed false
+  [[ "$(message)" == "validation failed: could not parse reference: $1: spec.containers[0].image"$'\n'* ]]
+}
+
+D746="sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32"
+
+@test "spellings: the canonical spelling is denied, another image admitted" {
+  denied_by_no_evil ghcr.io/evil/x:1
+  policy test_data/settings/spellings.yaml "$(with_image test_data/requests/pod.json ghcr.io/good/x:1)"
+  allowed true
+}
+@test "spellings: registry host in upper case (GHCR.IO) is denied" {
+  denied_by_no_evil GHCR.IO/evil/x:1
+}
+@test "spellings: registry host in mixed case is denied" {
+  denied_by_no_evil Ghcr.Io/evil/x:1
+}
+@test "spellings: an explicit default port :443 is denied" {
+  denied_by_no_evil ghcr.io:443/evil/x:1
+}
+@test "spellings: an explicit default port :80 is denied" {
+  denied_by_no_evil ghcr.io:80/evil/x:1
+}
+@test "spellings: a zero-padded port is denied" {
+  denied_by_no_evil ghcr.io:0443/evil/x:1
+}
+@test "spellings: a zero-padded non-default port is denied" {
+  denied_by_no_evil localhost:05000/evil/x
+}
+@test "spellings: port 0 is refused" {
+  refused ghcr.io:0/evil/x:1
+}
+@test "spellings: a port over 65535 is refused" {
+  refused ghcr.io:65536/evil/x:1
+}
+@test "spellings: Docker Hub without a registry is denied" {
+  denied_by_no_evil evil/x
+}
+@test "spellings: Docker Hub as docker.io is denied" {
+  denied_by_no_evil docker.io/evil/x
+}
+@test "spellings: Docker Hub as registry-1.docker.io is denied" {
+  denied_by_no_evil registry-1.docker.io/evil/x:1
+}
+@test "spellings: Docker Hub as registry.hub.docker.com is denied" {
+  denied_by_no_evil registry.hub.docker.com/evil/x
+}
+@test "spellings: Docker Hub with a port and in upper case is denied" {
+  denied_by_no_evil INDEX.DOCKER.IO:443/evil/x
+}
+@test "spellings: a Docker Hub library image without library/ is denied" {
+  denied_by_no_evil evilbox
+}
+@test "spellings: a Docker Hub library image as docker.io/evilbox is denied" {
+  denied_by_no_evil docker.io/evilbox:1
+}
+@test "spellings: a Docker Hub library image with library/ is denied" {
+  denied_by_no_evil library/evilbox
+}
+@test "spellings: no tag means :latest" {
+  denied_by_no_evil ghcr.io/good/app
+}
+@test "spellings: a tag beside a digest is matched on the digest" {
+  denied_by_no_evil "ghcr.io/evil/x:1@$D746"
+}
+@test "spellings: a digest in upper-case hex is refused" {
+  refused "ghcr.io/evil/x@sha256:$(printf 'A%.0s' $(seq 64))"
+}
+@test "spellings: a sha512 digest is refused" {
+  refused "ghcr.io/evil/x@sha512:$(printf 'a%.0s' $(seq 128))"
+}
+@test "spellings: localhost without a port is the registry on localhost" {
+  denied_by_no_evil localhost/evil
+}
+@test "spellings: an upper-case first component is refused" {
+  refused EVIL/x
+}
+@test "spellings: a trailing dot on the host is refused" {
+  refused ghcr.io./evil/x:1
+}
+@test "spellings: an IPv6 literal host is refused" {
+  refused "[::1]:5000/evil/x"
+}
+@test "spellings: upper case in the repository is refused" {
+  refused ghcr.io/Evil/x:1
+}
+
+@test "spellings: a glob whose registry is not canonical is a settings error naming the glob to write" {
+  sed 's#"ghcr.io/evil/\*\*"#"GHCR.IO:443/evil/**"#' test_data/settings/spellings.yaml >"$BATS_TEST_TMPDIR/s.yaml"
+  policy "$BATS_TEST_TMPDIR/s.yaml" test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"invalid value: GHCR.IO:443/evil/**: spec.images[0].glob"* ]]
+  [[ "$stderr" == *"write ghcr.io/evil/**"* ]]
+}
+
+@test "tag beside a digest: counts when the host confirms it names the digest" {
+  policy test_data/settings/tag-beside-digest.yaml "$(with_image test_data/requests/pod.json "127.0.0.1:5000/demo/app:signed@$D746")" \
+    --replay-host-capabilities-interactions test_data/sessions/tag-confirm.yml
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "tag beside a digest: a tag that names another digest is not used" {
+  other="sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  policy test_data/settings/tag-beside-digest.yaml "$(with_image test_data/requests/pod.json "127.0.0.1:5000/demo/app:signed@$other")" \
+    --replay-host-capabilities-interactions test_data/sessions/tag-confirm.yml
+  allowed false
+  [ "$(message)" = "validation failed: no matching policies: spec.containers[0].image"$'\n'"127.0.0.1:5000/demo/app:signed@$other" ]
+  [ "$(warnings)" = "tag not used for matching: spec.containers[0].image"$'\n'"127.0.0.1:5000/demo/app:signed@$other the tag names $D746 now, not the pinned digest: only the digest was matched" ]
+}
+
+@test "tag beside a digest: a host error confirming the tag denies with the host's words" {
+  policy test_data/settings/tag-beside-digest.yaml "$(with_image test_data/requests/pod.json "127.0.0.1:5000/demo/app:signed@$D746")"
+  allowed false
+  [[ "$(message)" == "validation failed: failed to confirm the tag: spec.containers[0].image"$'\n'"127.0.0.1:5000/demo/app:signed@$D746 "* ]]
+}
+
+@test "object: an UPDATE of a Pod being deleted that changes an image is checked" {
+  jq '.operation = "UPDATE" | .object.metadata.deletionTimestamp = "2026-01-01T00:00:00Z"
+      | .oldObject = .object | .object.spec.containers[0].image = "ghcr.io/evil/x:1"' \
+    test_data/requests/pod.json >"$BATS_TEST_TMPDIR/u.json"
+  policy test_data/settings/spellings.yaml "$BATS_TEST_TMPDIR/u.json"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: no-evil: spec.containers[0].image"$'\n'"ghcr.io/evil/x:1 disallowed by static policy: evil" ]
+}
+
+@test "object: an UPDATE of a Pod being deleted that changes no image is skipped" {
+  jq '.operation = "UPDATE" | .object.metadata.deletionTimestamp = "2026-01-01T00:00:00Z"
+      | .object.spec.containers[0].image = "ghcr.io/evil/x:1" | .oldObject = .object' \
+    test_data/requests/pod.json >"$BATS_TEST_TMPDIR/u.json"
+  policy test_data/settings/spellings.yaml "$BATS_TEST_TMPDIR/u.json"
+  allowed true
+}

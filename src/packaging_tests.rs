@@ -735,7 +735,7 @@ fn example_seed_settings_are_the_seed_cips() {
     let settings = example_settings(SETTINGS_SEED);
     assert_eq!(settings["policies"], Value::Array(seed_cips()));
     assert_eq!(settings["noMatchPolicy"], "deny");
-    // disallow-latest-tag splits the image as written on `:`; a digest this policy pinned
+    // disallow-latest-tag splits input.image on `:`; a digest this policy pinned
     // (`…:latest-dev@sha256:…`) adds one, and the pinned ReplicaSet would be denied.
     assert_eq!(settings["modifyImagesWithDigest"], false);
 }
