@@ -20,6 +20,8 @@ pub mod builtins;
 pub mod check;
 #[cfg(test)]
 mod check_tests;
+#[cfg(test)]
+mod max_image_age_tests;
 
 use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
