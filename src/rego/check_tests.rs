@@ -44,6 +44,24 @@ fn v1_syntax_without_the_import_is_refused() {
     );
 }
 
+/// Through settings validation: the error names the CIP, `spec.policy.data` and the fix.
+#[test]
+fn settings_validation_names_spec_policy_data() {
+    let settings = json!({"policies": [{
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+        "metadata": {"name": "disallow-latest-v1"},
+        "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                 "policy": {"type": "rego", "data": V1_WITHOUT_IMPORT}}
+    }]});
+    let settings = crate::settings::Settings::from_json(settings.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        settings.validate(),
+        Err(vec![format!(
+            "policies[0] (disallow-latest-v1): invalid rego policy: spec.policy.data\nsigstore.rego:3:13: `if` {KEYWORD}"
+        )])
+    );
+}
+
 #[test]
 fn v1_syntax_with_its_import_is_evaluated_as_written() {
     for import in [
