@@ -152,6 +152,8 @@ mod tests {
             "rego.metadata.rule",
             "regex.globs_match",
             "strings.render_template",
+            "re_match",
+            "set_diff",
             "__builtin_sets.union",
             "no_such_function",
         ] {
