@@ -463,3 +463,28 @@ fn long_expressions_are_walked_or_refused_by_the_parser() {
     let e = RegoPolicy::compile(&source, 1000).err().unwrap();
     assert!(e.contains("error: expecting }"), "{e}");
 }
+
+/// Settings validation also has regorus prepare the policy: an unsafe variable would fail every
+/// evaluation, so it is a settings error; at admission it is reported by the evaluation.
+#[test]
+fn validation_prepares_the_policy() {
+    let unsafe_var = "package sigstore\nisCompliant { x > 1 }\n";
+    let e = RegoPolicy::validate(unsafe_var, 1000).unwrap_err();
+    assert!(e.contains("--> sigstore.rego:2:15"), "{e}");
+    assert!(
+        e.ends_with("error: use of undefined variable `x` is unsafe"),
+        "{e}"
+    );
+    let compiled = RegoPolicy::compile(unsafe_var, 1000).unwrap();
+    assert_eq!(compiled.evaluate(&json!({})).unwrap_err(), e);
+    assert_eq!(
+        RegoPolicy::validate(V1_WITHOUT_IMPORT, 1000).unwrap_err(),
+        format!("sigstore.rego:3:13: `if` {KEYWORD}")
+    );
+    for fine in [
+        "package sigstore\nisCompliant.x := true\n",
+        "package sigstore\nisCompliant { a }\na { input.ok }\n",
+    ] {
+        assert_eq!(RegoPolicy::validate(fine, 1000), Ok(()), "{fine}");
+    }
+}

@@ -178,6 +178,23 @@ impl RegoPolicy {
         }
     }
 
+    /// What settings validation runs: [`RegoPolicy::compile`], then regorus' preparation of the
+    /// policy (its analysis: unsafe variables, recursion, …; `Engine::compile_with_entrypoint`,
+    /// regorus 0.14.1 `src/engine.rs:1175`), whose failure would fail every evaluation. The
+    /// preparation is not kept: at admission it happens at the first evaluation, as before.
+    ///
+    /// Errors: those of `compile`, or regorus' preparation error (`sigstore.rego:L:C: …`).
+    pub fn validate(source: &str, timeout_ms: u64) -> Result<(), String> {
+        let policy = Self::compile(source, timeout_ms)?;
+        let mut engine = policy.parsed.clone();
+        match engine.compile_with_entrypoint(&RULE.into()) {
+            Ok(_) => Ok(()),
+            // `isCompliant.x := …`: the query reads an object (not compliant), as evaluations do.
+            Err(e) if e.to_string() == "not a valid rule path" => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// [`RegoPolicy::compile`] without the checks: what regorus alone accepts.
     fn parse(source: &str, timeout_ms: u64) -> Result<Self, String> {
         let depth = bracket_depth(source);
