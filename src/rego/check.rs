@@ -13,22 +13,27 @@
 //!    `contains`, `in` and `every` are keywords only once imported (`import rego.v1`,
 //!    `import future.keywords[.kw]`). Without the import, regorus 0.14.1 reads
 //!    `isCompliant if { body }` as two rules, `isCompliant` (true, no body) and one named `if`
-//!    (`src/parser.rs:1956`, `parse_rule_bodies`: it only prints a warning on stderr), so the
+//!    (`src/parser.rs:1961`, in `parse_rule_bodies`: it only prints a warning on stderr), so the
 //!    policy admits everything. OPA v0 refuses the same text: its statement parser leaves
 //!    `isCompliant` a bare query statement (`v1/ast/parser.go`, `parseRules`: no `if` token, no
 //!    `{`, so no rule) and `parseModule` then fails `ParseRuleFromExpr` on it with
 //!    `var cannot be used for rule name` (`v1/ast/parser_ext.go`, `ParseRuleFromExpr` and
 //!    `parseModule`, open-policy-agent/opa at 0b94dd8; OPA's own tests expect that error for
-//!    `p contains 1 if { … }` in v0, `cmd/eval_test.go`). Here any of those four words used as
-//!    a name (a rule, a variable, an import alias, `some` or `every` variables) is an error,
-//!    except `contains(…)` called as the builtin; so is regorus' `p contains x` rule head, which
-//!    it accepts in v0 mode without the import (`src/parser.rs:1858`) where OPA does not.
+//!    `p contains 2 if { … }` in v0: `v1/repl/repl_test.go`, case "v0, keywords not imported
+//!    but used"). Here any of those four words used as a name (a rule, a variable, an import
+//!    alias, `some` or `every` variables) is an error, except `contains(…)` called as the
+//!    builtin; so is regorus' `p contains x` rule head, which it accepts in v0 mode without the
+//!    import (`src/parser.rs:1858`, in `parse_rule_head`) where OPA does not.
 //! 3. **A rule with neither a value nor a body** (`isCompliant` alone on a line): regorus makes
 //!    it `true` (`src/parser.rs:1873-1905`); OPA rejects it in v0 (`var cannot be used for rule
 //!    name`, as above) and in v1 (`rule must have value assignment and/or body declaration`,
-//!    `v1/ast/check.go`, `checkRegoV1Rule`).
+//!    `v1/ast/rego_v1.go`, `checkRegoV1Rule`).
 //! 4. **Builtins**: every call (in every rule, function and `else` branch, taken or not) must
 //!    name a function of the policy or a builtin this module provides ([`super::builtins`]).
+//!
+//! Where regorus reads `if`/`in`/`every` as a name, OPA v0 reads it as a name too; a v0 policy
+//! using one of them as a variable (`in := 1`) is legal there and refused here, deliberately
+//! (it is nearly always v1 syntax without the import; README, "Rego").
 //!
 //! Problems are reported all at once, one line each, `sigstore.rego:<line>:<col>: <problem>`.
 
