@@ -354,13 +354,19 @@ fn root_span(expr: &Expr) -> Option<&Span> {
     }
 }
 
-/// Whether the source between a set rule's name and its key is the word `contains`
-/// (`p contains x`, not `p[x]`).
+/// Whether the first word between a set rule's name and its key is `contains`
+/// (`p contains x`, not `p[x]`; a comment may follow the word).
 fn follows_contains(head: &Span, name: &Span, key: &Span) -> bool {
     head.source
         .contents()
         .get(name.end as usize..key.start as usize)
-        .is_some_and(|between| between.trim() == "contains")
+        .and_then(|between| {
+            between
+                .trim_start()
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+        })
+        .is_some_and(|word| word == "contains")
 }
 
 /// `e`, to visit as a value.

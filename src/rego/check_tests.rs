@@ -103,6 +103,28 @@ fn every_keyword_used_as_a_name_is_refused() {
             "package sigstore\nisCompliant if input.ok\n",
             at("2:13", "if"),
         ),
+        // Other spellings: a tab (regorus counts it as 4 columns), a comment, a line break, a
+        // partial head, an `else`.
+        (
+            "package sigstore\nisCompliant\tif{ true }\n",
+            at("2:16", "if"),
+        ),
+        (
+            "package sigstore\nisCompliant # why not\n  if { true }\n",
+            at("3:3", "if"),
+        ),
+        (
+            "package sigstore\nisCompliant\nif { true }\n",
+            at("3:1", "if"),
+        ),
+        (
+            "package sigstore\nisCompliant[x] if { x := 1 }\n",
+            at("2:16", "if"),
+        ),
+        (
+            "package sigstore\nisCompliant { true } else = false if { true }\n",
+            at("2:35", "if"),
+        ),
         (
             "package sigstore\nisCompliant = true if { input.ok }\n",
             at("2:20", "if"),
@@ -164,6 +186,17 @@ fn contains_rule_heads_need_the_import() {
         ),
         vec![format!("sigstore.rego:3:1: {message}")]
     );
+    // Other spellings of the same head: a comment or a line break after `contains`.
+    for source in [
+        "package sigstore\nisCompliant contains  # the results\n  r { r := {\"result\": true} }\n",
+        "package sigstore\nisCompliant\tcontains\nr { r := {\"result\": true} }\n",
+    ] {
+        assert_eq!(
+            problems(source),
+            vec![format!("sigstore.rego:2:1: {message}")],
+            "{source}"
+        );
+    }
     for import in [
         "import future.keywords.contains",
         "import future.keywords",
