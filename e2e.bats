@@ -638,3 +638,67 @@ D746="sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32"
   policy test_data/settings/spellings.yaml "$BATS_TEST_TMPDIR/u.json"
   allowed true
 }
+
+# --- Rego policies that cannot work, and time builtins (issue 10) --------------------------
+
+@test "rego: Rego v1 syntax without import rego.v1 is a settings error naming spec.policy.data and the fix" {
+  policy test_data/settings/rego-v1-without-import.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest)"
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *"Provided settings are not valid: "* ]]
+  [[ "$stderr" == *'policies[0] (disallow-latest-v1): invalid rego policy: spec.policy.data'$'\n''sigstore.rego:3:13: `if` is a Rego v1 keyword, but the policy is parsed as Rego v0 (as policy-controller does), where without its import it is a plain name, so the policy does not mean what it says; add `import rego.v1` (for Rego v1 syntax), or write Rego v0'* ]]
+}
+
+@test "rego: the same policy with import rego.v1 denies :latest and admits :latest-dev" {
+  policy test_data/settings/rego-v1-with-import.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest)"
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: disallow-latest-v1: spec.containers[0].image"$'\n'"cgr.dev/chainguard/nginx:latest $REGO_NOT_COMPLIANT" ]
+  policy test_data/settings/rego-v1-with-import.yaml "$(with_image test_data/requests/pod.json cgr.dev/chainguard/nginx:latest-dev)"
+  allowed true
+}
+
+@test "rego: another package, http.send and crypto.* are settings errors naming spec.policy.data and the builtin" {
+  policy test_data/settings/invalid-rego-policies.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (wrong-package): invalid rego policy: spec.policy.data'$'\n''sigstore.rego:1:9: the package is `foo`: the policy must be `package sigstore`, since it is queried with `isCompliant = data.sigstore.isCompliant`'* ]]
+  [[ "$stderr" == *'policies[1] (unavailable-builtins): invalid rego policy: spec.policy.data'$'\n''sigstore.rego:5:11: `http.send` cannot be called here: the module has no network access'* ]]
+  [[ "$stderr" == *'sigstore.rego:9:12: `crypto.x509.parse_certificates` cannot be called here: regorus has no cryptographic builtins;'* ]]
+}
+
+@test "rego: a ConfigMap policy in Rego v1 syntax without the import fails its CIP at admission" {
+  policy test_data/settings/configmap-policy.yaml "$(with_image test_data/requests/pod.json nginx:latest)" $(replay configmap-policy-v1-without-import.yml) --allow-context-aware
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: policy-from-configmap: spec.containers[0].image"$'\n''nginx:latest failed evaluating rego policy for type ClusterImagePolicy: sigstore.rego:3:13: `if` is a Rego v1 keyword, but the policy is parsed as Rego v0 (as policy-controller does), where without its import it is a plain name, so the policy does not mean what it says; add `import rego.v1` (for Rego v1 syntax), or write Rego v0' ]
+}
+
+# max_age_session CREATED: test_data/sessions/max-image-age.yml with the image created at CREATED.
+max_age_session() {
+  sed "s/2026-11-30T12:00:00Z/$1/" test_data/sessions/max-image-age.yml >"$BATS_TEST_TMPDIR/max-image-age.yml"
+  echo --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/max-image-age.yml"
+}
+MAX_AGE_FAILURE="failed policy: maximum-image-age-rego: spec.containers[0].image"$'\n'"$SIGNED failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant' with errors: Image exceeds maximum allowed age."
+
+@test "max image age (Chainguard catalog, as written): an image created yesterday is admitted" {
+  policy test_data/settings/max-image-age.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(max_age_session "$(jq -nr 'now - 86400 | todate')")
+  [ "$status" -eq 0 ]
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "max image age (Chainguard catalog, as written, mode warn): an image created 31 days ago is admitted with the policy's error as a warning" {
+  policy test_data/settings/max-image-age.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(max_age_session "$(jq -nr 'now - 31 * 86400 | todate')")
+  allowed true
+  [ "$(warnings)" = "$MAX_AGE_FAILURE" ]
+}
+
+@test "max image age, enforced: an old image is denied with the policy's message, a recent one admitted" {
+  sed 's/      mode: warn/      mode: enforce/' test_data/settings/max-image-age.yaml >"$BATS_TEST_TMPDIR/enforce.yaml"
+  grep -q 'mode: enforce' "$BATS_TEST_TMPDIR/enforce.yaml"
+  policy "$BATS_TEST_TMPDIR/enforce.yaml" "$(with_image test_data/requests/pod.json $SIGNED)" $(max_age_session 2020-01-01T00:00:00Z)
+  allowed false
+  [ "$(message)" = "validation failed: $MAX_AGE_FAILURE" ]
+  policy "$BATS_TEST_TMPDIR/enforce.yaml" "$(with_image test_data/requests/pod.json $SIGNED)" $(max_age_session "$(jq -nr 'now - 29 * 86400 | todate')")
+  allowed true
+}

@@ -149,7 +149,7 @@ impl Settings {
             if let Some(policy) = &cip.spec.policy
                 && policy.type_ == "rego"
                 && let Some(data) = &policy.data
-                && let Err(e) = rego::RegoPolicy::compile(data, self.rego_timeout_milliseconds)
+                && let Err(e) = rego::RegoPolicy::validate(data, self.rego_timeout_milliseconds)
             {
                 errs.push(FieldError {
                     message: "invalid rego policy".into(),

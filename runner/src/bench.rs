@@ -647,8 +647,13 @@ pub struct Target {
     pub holds: bool,
 }
 
-/// Largest module size allowed (3 MB, decimal).
-pub const MAX_MODULE_BYTES: u64 = 3_000_000;
+/// Largest module size allowed (3.7 MB, decimal), after wasm-opt (`make policy.wasm`).
+///
+/// It was 3 MB until regorus' `time` builtins were built in (issue 10): policy.wasm went from
+/// 2,653,577 to 3,610,127 bytes with them (chrono, chrono-tz's time-zone database) and to
+/// 3,639,256 bytes with the static checks of CIP policies (`src/rego/check.rs`); 3.7 MB leaves
+/// about 60 KB for what comes next. Never above 4 MB (BENCHMARKS.md).
+pub const MAX_MODULE_BYTES: u64 = 3_700_000;
 
 /// The targets of `make bench`, on the scenarios that were run.
 pub fn targets(results: &[ScenarioResult], policy_bytes: u64) -> Vec<Target> {

@@ -284,7 +284,13 @@ fn bench_subcommand_writes_its_block_and_keeps_the_rest_of_the_file() {
     assert!(!text.contains("\nold\n"), "{text}");
     assert!(text.contains("| **seed** | policy |"), "{text}");
     assert!(text.contains("| **settings-50** | policy |"), "{text}");
-    assert!(text.contains("| module size ≤ 3000000 bytes |"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "| module size ≤ {} bytes |",
+            cip_runner::bench::MAX_MODULE_BYTES
+        )),
+        "{text}"
+    );
     assert!(
         run.stderr.contains("bench: target holds: module size"),
         "{run:?}"

@@ -11,6 +11,17 @@
 //! aws/aws-eks-best-practices#301).
 //!
 //! Every evaluation runs under regorus' execution timer; exceeding it is a failure.
+//!
+//! A policy is checked when it is compiled ([`check`]): the package, Rego v1 keywords used
+//! without their import, rules without value or body, and calls of builtins this module does
+//! not provide ([`builtins`]) are errors before any evaluation.
+
+pub mod builtins;
+pub mod check;
+#[cfg(test)]
+mod check_tests;
+#[cfg(test)]
+mod max_image_age_tests;
 
 use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
@@ -146,11 +157,46 @@ fn heads_are_simple(engine: &mut Engine) -> bool {
 }
 
 impl RegoPolicy {
-    /// Parses `source` as module `sigstore.rego` in Rego v0 mode, with a time budget of
-    /// `timeout_ms` milliseconds per evaluation.
+    /// Parses `source` as module `sigstore.rego` in Rego v0 mode and checks it ([`check`]),
+    /// with a time budget of `timeout_ms` milliseconds per evaluation.
     ///
-    /// Errors: regorus' parse error (`sigstore.rego:2:10: error: …`).
+    /// Errors: regorus' parse error (`sigstore.rego:2:10: error: …`, several lines with a
+    /// caret), or the problems [`check::problems`] finds, one line each
+    /// (`sigstore.rego:<line>:<col>: <problem>`).
     pub fn compile(source: &str, timeout_ms: u64) -> Result<Self, String> {
+        let mut policy = Self::parse(source, timeout_ms)?;
+        let problems: Vec<String> = policy
+            .parsed
+            .get_modules()
+            .iter()
+            .flat_map(|module| check::problems(module))
+            .collect();
+        if problems.is_empty() {
+            Ok(policy)
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+
+    /// What settings validation runs: [`RegoPolicy::compile`], then regorus' preparation of the
+    /// policy (its analysis: unsafe variables, recursion, …; `Engine::compile_with_entrypoint`,
+    /// regorus 0.14.1 `src/engine.rs:1175`), whose failure would fail every evaluation. The
+    /// preparation is not kept: at admission it happens at the first evaluation, as before.
+    ///
+    /// Errors: those of `compile`, or regorus' preparation error (`sigstore.rego:L:C: …`).
+    pub fn validate(source: &str, timeout_ms: u64) -> Result<(), String> {
+        let policy = Self::compile(source, timeout_ms)?;
+        let mut engine = policy.parsed.clone();
+        match engine.compile_with_entrypoint(&RULE.into()) {
+            Ok(_) => Ok(()),
+            // `isCompliant.x := …`: the query reads an object (not compliant), as evaluations do.
+            Err(e) if e.to_string() == "not a valid rule path" => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// [`RegoPolicy::compile`] without the checks: what regorus alone accepts.
+    fn parse(source: &str, timeout_ms: u64) -> Result<Self, String> {
         let depth = bracket_depth(source);
         if depth > MAX_BRACKET_DEPTH {
             return Err(format!(
@@ -167,7 +213,7 @@ impl RegoPolicy {
             check_interval: NonZeroU32::MIN,
         });
         engine
-            .add_policy("sigstore.rego".to_string(), source.to_string())
+            .add_policy(check::MODULE.to_string(), source.to_string())
             .map_err(|e| e.to_string())?;
         Ok(RegoPolicy {
             parsed: engine,
@@ -318,7 +364,15 @@ mod tests {
         .unwrap();
         assert!(p.evaluate(&json!({"ok": true})).is_ok());
         assert!(p.evaluate(&json!({})).is_err());
-        let other = RegoPolicy::compile("package other\nallow = true\n", 1000).unwrap();
+        // Another package can never be compliant: refused by `compile`, not compliant if
+        // regorus alone had accepted it.
+        assert!(
+            RegoPolicy::compile("package other\nallow = true\n", 1000)
+                .err()
+                .unwrap()
+                .starts_with("sigstore.rego:1:9: the package is `other`")
+        );
+        let other = RegoPolicy::parse("package other\nallow = true\n", 1000).unwrap();
         assert!(
             other
                 .evaluate(&json!({}))
@@ -459,7 +513,7 @@ mod tests {
     /// A Deployment spec (1 init + 4 containers) as the benchmark sends it.
     fn deployment_spec() -> serde_json::Value {
         let request: serde_json::Value = serde_json::from_str(include_str!(
-            "../test_data/bench/deployment-5-containers.json"
+            "../../test_data/bench/deployment-5-containers.json"
         ))
         .unwrap();
         request["object"]["spec"].clone()
@@ -541,7 +595,9 @@ mod tests {
         ];
         policies.extend(misc_sources.iter().map(|source| (*source, misc.clone())));
         for (source, inputs) in policies {
-            let policy = RegoPolicy::compile(source, 1000).unwrap();
+            // What regorus accepts, including what `compile` refuses (other packages, no
+            // `isCompliant`): the evaluation paths must agree on all of it.
+            let policy = RegoPolicy::parse(source, 1000).unwrap();
             // Forwards, backwards, and each input twice in a row.
             let order: Vec<&serde_json::Value> = inputs
                 .iter()
@@ -564,7 +620,7 @@ mod tests {
     #[test]
     fn reads_the_rule_directly_only_when_that_is_equivalent() {
         let by_rule = |s: &str| {
-            let p = RegoPolicy::compile(s, 1000).unwrap();
+            let p = RegoPolicy::parse(s, 1000).unwrap();
             p.evaluate(&json!({})).ok();
             p.prepared.get().unwrap().by_rule
         };
