@@ -32,6 +32,7 @@ pub mod reference;
 pub mod rego;
 pub mod selector;
 pub mod settings;
+pub mod trust;
 pub mod verdict;
 pub mod workload;
 
