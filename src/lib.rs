@@ -38,6 +38,8 @@ pub mod workload;
 
 #[cfg(test)]
 mod packaging_tests;
+#[cfg(test)]
+mod real_cips_tests;
 
 use host::{CachedHost, Host, SdkHost};
 use kubewarden_policy_sdk::response::ValidationResponse;
