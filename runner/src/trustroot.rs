@@ -318,6 +318,18 @@ fn transparency_log(
     }))
 }
 
+/// A Fulcio or Rekor URL goes into `hostSigstoreTrust`, which takes http(s) URLs only.
+fn declarable(url: &str, field: &str, errors: &mut Vec<String>) {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    if !url.is_empty() && rest.is_none_or(|r| r.split('/').next().unwrap_or("").is_empty()) {
+        errors.push(format!(
+            "{field}: {url:?} is not an http(s) URL, which hostSigstoreTrust needs"
+        ));
+    }
+}
+
 /// Converts `sigstoreKeys`, reporting every field that cannot be.
 fn convert(keys: &SigstoreKeys) -> Outcome {
     let mut errors = Vec::new();
@@ -331,6 +343,7 @@ fn convert(keys: &SigstoreKeys) -> Outcome {
     let mut out = Keys::default();
     for (i, ca) in keys.certificate_authorities.iter().enumerate() {
         let field = format!("{base}.certificateAuthorities[{i}]");
+        declarable(&ca.uri, &format!("{field}.uri"), &mut errors);
         if let Some(ca_json) = certificate_authority(ca, &field, &mut errors) {
             out.certificate_authorities.push(ca_json);
             out.fulcio_urls.push(ca.uri.clone());
@@ -344,6 +357,7 @@ fn convert(keys: &SigstoreKeys) -> Outcome {
     }
     for (i, log) in keys.t_logs.iter().enumerate() {
         let field = format!("{base}.tLogs[{i}]");
+        declarable(&log.base_url, &format!("{field}.baseURL"), &mut errors);
         if let Some(log_json) = transparency_log(log, &field, true, &mut errors) {
             out.tlogs.push(log_json);
             out.rekor_urls.push(log.base_url.clone());
@@ -598,13 +612,14 @@ mod tests {
     #[test]
     fn every_field_that_cannot_be_converted_is_named() {
         let root = read(
-            "metadata: {name: r}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - {subject: {organization: o}, uri: https://f, certChain: FULCIO_CERT_CHAIN}\n    tLogs:\n    - {baseURL: https://r, publicKey: ''}\n",
+            "metadata: {name: r}\nspec:\n  sigstoreKeys:\n    certificateAuthorities:\n    - {subject: {organization: o}, uri: https://f, certChain: FULCIO_CERT_CHAIN}\n    tLogs:\n    - {baseURL: REKOR_URL, publicKey: ''}\n",
         );
         assert_eq!(
             root.outcome,
             Outcome::Invalid(vec![
                 "spec.sigstoreKeys.certificateAuthorities[0].subject.commonName: missing".into(),
                 "spec.sigstoreKeys.certificateAuthorities[0].certChain: not base64 (Invalid symbol 95, offset 6.); the manifest holds base64 of PEM text".into(),
+                "spec.sigstoreKeys.tLogs[0].baseURL: \"REKOR_URL\" is not an http(s) URL, which hostSigstoreTrust needs".into(),
                 "spec.sigstoreKeys.tLogs[0].hashAlgorithm: missing".into(),
                 "spec.sigstoreKeys.tLogs[0].publicKey: missing".into(),
             ])
