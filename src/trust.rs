@@ -42,6 +42,10 @@
 //! those authorities are not checked here.
 //!
 //! URLs are compared without a trailing `/` and with the scheme and host in lower case.
+//!
+//! Checked by settings validation only ([`crate::settings::Settings::validate`]), not again at
+//! admission as the host limits are: the declaration describes the host, and the host
+//! validates the settings before it runs the policy.
 
 use crate::cip::validation::FieldError;
 use crate::cip::{Authority, ClusterImagePolicy};
