@@ -702,3 +702,99 @@ MAX_AGE_FAILURE="failed policy: maximum-image-age-rego: spec.containers[0].image
   policy "$BATS_TEST_TMPDIR/enforce.yaml" "$(with_image test_data/requests/pod.json $SIGNED)" $(max_age_session "$(jq -nr 'now - 29 * 86400 | todate')")
   allowed true
 }
+
+# --- Real ClusterImagePolicies, a declared private Sigstore, secretRef namespaces (issue 12) ---
+
+# real_cip_settings FILE [DECLARED]: settings holding the CIP of test_data/real-cips/FILE alone
+# (after the trust declaration of host-sigstore-trust.yaml when DECLARED is set).
+real_cip_settings() {
+  local out="$BATS_TEST_TMPDIR/real-cip.yaml"
+  {
+    if [ -n "${2:-}" ]; then cat test_data/real-cips/host-sigstore-trust.yaml; fi
+    printf 'policies:\n  -\n'
+    sed 's/^/    /' "test_data/real-cips/$1"
+  } >"$out"
+  echo "$out"
+}
+
+# real_cip_run FILE [DECLARED]: runs the module with those settings and sets $verdict:
+# "accepted", "rejected" (the module refused the settings; its message is in $stderr) or
+# "unreadable" (the settings file is not YAML: the module never ran; exit code 1, no panic).
+real_cip_run() {
+  policy "$(real_cip_settings "$@")" test_data/requests/pod.json $(replay empty.yml) >/dev/null
+  if [ "$status" -eq 0 ]; then
+    verdict=accepted
+  elif [ "$status" -eq 1 ] && [[ "$stderr" == *"Provided settings are not valid: "* ]]; then
+    verdict=rejected
+  elif [ "$status" -eq 1 ] && [ -z "$output" ] && [[ "$stderr" != *"panicked at"* ]]; then
+    verdict=unreadable
+  else
+    verdict="unexpected (status $status)"
+  fi
+}
+
+@test "real CIPs: every copied ClusterImagePolicy gets its EXPECTED.tsv verdict from the module" {
+  local failures="" file expect field declared expected verdict
+  local -a want
+  while IFS=$'\t' read -r file expect field _; do
+    [ "$file" = file ] && continue
+    case "$expect" in
+      accept) want=(accepted accepted) ;;
+      accept-if-host-trust-declared) want=(rejected accepted) ;;
+      reject-host-limit) want=(rejected rejected) ;;
+      reject-invalid-upstream-too) [ "$field" = yaml ] && want=(unreadable unreadable) || want=(rejected rejected) ;;
+      *) failures+="$file: unknown verdict $expect"$'\n'; continue ;;
+    esac
+    for declared in "" yes; do
+      # bats' `run` uses its own loop variables: read the expectation before running.
+      expected="${want[0]}"; [ -n "$declared" ] && expected="${want[1]}"
+      real_cip_run "$file" $declared
+      if [ "$verdict" != "$expected" ]; then
+        failures+="$file (declared: ${declared:-no}): $verdict, expected $expected: $stderr"$'\n'
+      elif [ "$verdict" = rejected ] && [[ "$stderr" != *"$field"* ]]; then
+        failures+="$file (declared: ${declared:-no}): the message does not name $field: $stderr"$'\n'
+      elif [ "$verdict" = rejected ] && [ "$expect" = accept-if-host-trust-declared ] && [[ "$stderr" != *hostSigstoreTrust* ]]; then
+        failures+="$file: the message does not say how to declare the trust: $stderr"$'\n'
+      fi
+    done
+  done <test_data/real-cips/EXPECTED.tsv
+  echo "$failures"
+  [ -z "$failures" ]
+}
+
+@test "secretRef without a namespace: the Secret is read from cosign-system and its key verifies" {
+  policy test_data/settings/key-secret-ref.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(replay secret-ref-default-namespace.yml) --allow-context-aware
+  allowed true
+  [ "$(patch_json)" = "[{\"op\":\"replace\",\"path\":\"/spec/containers/0/image\",\"value\":\"$SIGNED@$SIGNED_DIGEST\"}]" ]
+}
+
+@test "secretRef without a namespace: policyControllerNamespace says where policy-controller ran" {
+  { echo "policyControllerNamespace: sigstore-system"; cat test_data/settings/key-secret-ref.yaml; } >"$BATS_TEST_TMPDIR/s.yaml"
+  sed 's/namespace: cosign-system/namespace: sigstore-system/; s/"namespace":"cosign-system"/"namespace":"sigstore-system"/' \
+    test_data/sessions/secret-ref-default-namespace.yml >"$BATS_TEST_TMPDIR/session.yml"
+  policy "$BATS_TEST_TMPDIR/s.yaml" "$(with_image test_data/requests/pod.json $SIGNED)" \
+    --replay-host-capabilities-interactions "$BATS_TEST_TMPDIR/session.yml" --allow-context-aware
+  allowed true
+}
+
+@test "private Sigstore: a declared private Fulcio and Rekor are accepted and the host verifies the keyless signature" {
+  policy test_data/settings/keyless-private-sigstore.yaml "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-exact.yml)
+  [ "$status" -eq 0 ]
+  allowed true
+  [ "$(patch_json | jq -r '.[0].value')" = "$KEYLESS@$KEYLESS_DIGEST" ]
+}
+
+@test "private Sigstore: undeclared, the Fulcio and Rekor URLs are settings errors saying how to declare them" {
+  sed '/^hostSigstoreTrust:/,/^policies:/{/^policies:/!d}' test_data/settings/keyless-private-sigstore.yaml >"$BATS_TEST_TMPDIR/s.yaml"
+  policy "$BATS_TEST_TMPDIR/s.yaml" "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-exact.yml)
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (alice-private): invalid value: https://fulcio.example.com: spec.authorities[0].keyless.url'*'hostSigstoreTrust: {fulcioUrls: ["https://fulcio.example.com"]}'* ]]
+  [[ "$stderr" == *'policies[0] (alice-private): invalid value: https://rekor.example.com: spec.authorities[0].ctlog.url'*'hostSigstoreTrust: {rekorUrls: ["https://rekor.example.com"]}'* ]]
+}
+
+@test "private Sigstore: publicGoodInstance false refuses a CIP that relies on the public Fulcio" {
+  sed 's|url: https://fulcio.example.com|url: https://fulcio.sigstore.dev|' test_data/settings/keyless-private-sigstore.yaml >"$BATS_TEST_TMPDIR/s.yaml"
+  policy "$BATS_TEST_TMPDIR/s.yaml" "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-exact.yml)
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'invalid value: https://fulcio.sigstore.dev: spec.authorities[0].keyless.url'*'hostSigstoreTrust.publicGoodInstance is false'* ]]
+}

@@ -5,7 +5,7 @@
 //! admission decisions, with the same messages.
 //!
 //! Data flows one way, and each step is a module:
-//! [`settings`] (decode, validate) → [`workload`] (the images of the admission request, with
+//! [`settings`] (decode, validate, with the declared host Sigstore [`trust`]) → [`workload`] (the images of the admission request, with
 //! their field paths) → [`verdict`] (per image: [`glob`] matching on [`reference`] names, then
 //! each matching CIP's [`authority`]s through the [`host`] capabilities, then its [`rego`]
 //! policy) → one Kubewarden response.
@@ -32,11 +32,14 @@ pub mod reference;
 pub mod rego;
 pub mod selector;
 pub mod settings;
+pub mod trust;
 pub mod verdict;
 pub mod workload;
 
 #[cfg(test)]
 mod packaging_tests;
+#[cfg(test)]
+mod real_cips_tests;
 
 use host::{CachedHost, Host, SdkHost};
 use kubewarden_policy_sdk::response::ValidationResponse;

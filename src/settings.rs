@@ -9,6 +9,8 @@
 //!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
 //! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
 //! modifyImagesWithDigest: true   # pin admitted tag-only images to their verified digest
+//! policyControllerNamespace: cosign-system  # where a secretRef/configMapRef without one is read
+//! hostSigstoreTrust: {}          # what the host's Sigstore trust configuration holds (crate::trust)
 //! ```
 //!
 //! `noMatchPolicy` mirrors the `no-match-policy` key of upstream's `config-policy-controller`
@@ -18,6 +20,7 @@
 use crate::cip::ClusterImagePolicy;
 use crate::cip::validation::{self, FieldError};
 use crate::rego;
+use crate::trust::{self, HostSigstoreTrust};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -41,6 +44,14 @@ fn default_rego_timeout() -> u64 {
     DEFAULT_REGO_TIMEOUT_MS
 }
 
+/// policy-controller's own namespace in its release manifests (`config/100-namespace.yaml`),
+/// where it reads every `key.secretRef` and `policy.configMapRef`.
+pub const DEFAULT_POLICY_CONTROLLER_NAMESPACE: &str = "cosign-system";
+
+fn default_policy_controller_namespace() -> String {
+    DEFAULT_POLICY_CONTROLLER_NAMESPACE.to_string()
+}
+
 /// The decoded settings document.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -57,6 +68,13 @@ pub struct Settings {
     /// Pin admitted tag-only images to the digest the host verified (or resolved).
     #[serde(default = "default_true")]
     pub modify_images_with_digest: bool,
+    /// The namespace a `key.secretRef` or `policy.configMapRef` without one is read from
+    /// (policy-controller's own, [`ClusterImagePolicy::apply_namespace_default`]); a DNS label.
+    #[serde(default = "default_policy_controller_namespace")]
+    pub policy_controller_namespace: String,
+    /// What the host's Sigstore trust configuration holds, as declared ([`crate::trust`]).
+    #[serde(default)]
+    pub host_sigstore_trust: HostSigstoreTrust,
 }
 
 fn default_true() -> bool {
@@ -70,6 +88,8 @@ impl Default for Settings {
             policies: Vec::new(),
             rego_timeout_milliseconds: DEFAULT_REGO_TIMEOUT_MS,
             modify_images_with_digest: true,
+            policy_controller_namespace: default_policy_controller_namespace(),
+            host_sigstore_trust: HostSigstoreTrust::default(),
         }
     }
 }
@@ -95,6 +115,7 @@ impl Settings {
         };
         for cip in &mut settings.policies {
             cip.apply_defaults();
+            cip.apply_namespace_default(&settings.policy_controller_namespace);
         }
         Ok(settings)
     }
@@ -130,11 +151,24 @@ impl Settings {
                 self.rego_timeout_milliseconds
             ));
         }
+        if !is_dns_label(&self.policy_controller_namespace) {
+            errors.push(format!(
+                "invalid value: {}: policyControllerNamespace\nexpected a namespace name (lower case letters, digits and '-', at most 63)",
+                self.policy_controller_namespace
+            ));
+        }
+        errors.extend(
+            self.host_sigstore_trust
+                .validate()
+                .iter()
+                .map(|e| e.to_string()),
+        );
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, cip) in self.policies.iter().enumerate() {
             let prefix = format!("policies[{i}] ({})", cip.name());
             let mut errs: Vec<FieldError> = validation::validate_cip(cip);
             errs.extend(validation::unsupported_features(cip));
+            errs.extend(trust::undeclared(cip, &self.host_sigstore_trust));
             if !cip.name().is_empty()
                 && let Some(first) = seen.insert(cip.name(), i)
             {
@@ -165,6 +199,16 @@ impl Settings {
             Err(errors)
         }
     }
+}
+
+/// A Kubernetes namespace name (RFC 1123 label).
+fn is_dns_label(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
 }
 
 /// The `validate_settings` entry point's logic: `Ok(())` or the message to report.
@@ -260,5 +304,101 @@ mod tests {
             errs[3]
         );
         assert_eq!(errs.len(), 4);
+    }
+
+    fn one_cip(spec: serde_json::Value, extra: serde_json::Value) -> Vec<u8> {
+        let mut settings = serde_json::json!({"policies": [{"apiVersion": "policy.sigstore.dev/v1beta1",
+            "kind": "ClusterImagePolicy", "metadata": {"name": "p"}, "spec": spec}]});
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        settings.to_string().into_bytes()
+    }
+
+    /// References without a namespace read policyControllerNamespace (cosign-system unless
+    /// set), whatever spelling "none" takes; the setting itself must be a namespace name.
+    #[test]
+    fn references_without_a_namespace_read_the_policy_controller_namespace() {
+        let spec = serde_json::json!({"images": [{"glob": "**"}],
+            "authorities": [{"key": {"secretRef": {"name": "k", "namespace": ""}}}],
+            "policy": {"type": "rego", "configMapRef": {"name": "cm", "key": "policy"},
+                       "data": null}});
+        let s = Settings::from_json(&one_cip(spec.clone(), serde_json::json!({}))).unwrap();
+        let cip = &s.policies[0].spec;
+        let secret = cip.authorities[0]
+            .key
+            .as_ref()
+            .unwrap()
+            .secret_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(secret.namespace.as_deref(), Some("cosign-system"));
+        let cm = cip
+            .policy
+            .as_ref()
+            .unwrap()
+            .config_map_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(cm.namespace.as_deref(), Some("cosign-system"));
+        assert_eq!(s.validate(), Ok(()));
+
+        let s = Settings::from_json(&one_cip(
+            spec.clone(),
+            serde_json::json!({"policyControllerNamespace": "sigstore"}),
+        ))
+        .unwrap();
+        let secret = s.policies[0].spec.authorities[0].key.as_ref().unwrap();
+        assert_eq!(
+            secret.secret_ref.as_ref().unwrap().namespace.as_deref(),
+            Some("sigstore")
+        );
+
+        for bad in ["", "Cosign-System", "a_b", "-x"] {
+            let s = Settings::from_json(&one_cip(
+                spec.clone(),
+                serde_json::json!({"policyControllerNamespace": bad}),
+            ))
+            .unwrap();
+            assert_eq!(
+                s.validate(),
+                Err(vec![format!(
+                    "invalid value: {bad}: policyControllerNamespace\nexpected a namespace name (lower case letters, digits and '-', at most 63)"
+                )]),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// The trust declaration is part of settings validation: a private Fulcio is refused
+    /// until declared, and the declaration's own errors name their field.
+    #[test]
+    fn the_host_trust_declaration_decides_private_sigstore_fields() {
+        let spec = serde_json::json!({"images": [{"glob": "**"}], "authorities": [{
+            "keyless": {"url": "https://fulcio.example.com", "identities": [{"issuer": "https://i", "subject": "s"}]},
+            "ctlog": {"url": "https://rekor.sigstore.dev/"}}]});
+        let s = Settings::from_json(&one_cip(spec.clone(), serde_json::json!({}))).unwrap();
+        let errs = s.validate().unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with("policies[0] (p): invalid value: https://fulcio.example.com: spec.authorities[0].keyless.url\nthis Fulcio is not declared in hostSigstoreTrust.fulcioUrls"),
+            "{}",
+            errs[0]
+        );
+        let declared = serde_json::json!({"hostSigstoreTrust": {"fulcioUrls": ["https://fulcio.example.com"]}});
+        let s = Settings::from_json(&one_cip(spec.clone(), declared)).unwrap();
+        assert_eq!(s.validate(), Ok(()));
+        let bad = serde_json::json!({"hostSigstoreTrust": {"rekorUrls": ["rekor.example.com"]}});
+        let s = Settings::from_json(&one_cip(spec, bad)).unwrap();
+        let errs = s.validate().unwrap_err();
+        assert_eq!(
+            errs[0],
+            "invalid value: rekor.example.com: hostSigstoreTrust.rekorUrls[0]\nexpected an http:// or https:// URL"
+        );
+        let e = Settings::from_json(br#"{"hostSigstoreTrust": {"fulcioURLs": []}}"#).unwrap_err();
+        assert!(
+            e.starts_with("hostSigstoreTrust.fulcioURLs: unknown field `fulcioURLs`"),
+            "{e}"
+        );
     }
 }

@@ -24,7 +24,8 @@
 //!
 //! `cip-runner migrate --policy annotated-policy.wasm cips.yaml config.yaml`
 //! turns policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy
-//! ([`migrate`]).
+//! ([`migrate`]), and their `TrustRoot`s into the PolicyServer's Sigstore trust
+//! ConfigMap ([`trustroot`]).
 //!
 //! Compiled modules are cached on disk (`$CIP_RUNNER_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/cip-runner` or `~/.cache/cip-runner`; `off` disables it):
@@ -61,4 +62,5 @@ pub mod replay;
 pub mod request;
 pub mod response;
 pub mod settings;
+pub mod trustroot;
 pub mod wasm;

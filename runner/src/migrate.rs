@@ -22,7 +22,10 @@
 //!   module decides), a `List` of them (`kubectl get clusterimagepolicies -o
 //!   yaml`), or the `config-policy-controller` ConfigMap, whose
 //!   `data.no-match-policy` gives the no-match policy (`deny`, `warn`, `allow`;
-//!   any other value is reported and means `deny`, as in policy-controller).
+//!   any other value is reported and means `deny`, as in policy-controller),
+//!   or a `TrustRoot`, converted by [`crate::trustroot`] into the
+//!   PolicyServer's Sigstore trust ConfigMap, written after the
+//!   ClusterAdmissionPolicy, and the settings' `hostSigstoreTrust`.
 //!   Any other document is reported (`note: …`) and skipped.
 //! - `--policy`: the annotated module (`make annotated-policy.wasm`). Its
 //!   `io.kubewarden.metadata` gives `rules`, `mutating`, `backgroundAudit`,
@@ -212,6 +215,8 @@ pub struct Inputs {
     pub cips: Vec<Cip>,
     /// From the last `config-policy-controller` ConfigMap, if any.
     pub config: Option<ConfigNoMatch>,
+    /// The `TrustRoot`s, in input order.
+    pub trust_roots: Vec<crate::trustroot::TrustRoot>,
     /// `note: …` / `warning: …` lines for stderr.
     pub messages: Vec<String>,
 }
@@ -399,6 +404,9 @@ impl Inputs {
             }
         } else if kind == "ConfigMap" && name == CONFIG_MAP_NAME {
             self.add_config_map(map, origin);
+        } else if kind == "TrustRoot" {
+            self.trust_roots
+                .push(crate::trustroot::TrustRoot::read(map, origin));
         } else {
             let what = match (kind, name) {
                 ("", _) => "a document without kind".to_owned(),
@@ -565,10 +573,13 @@ pub struct Dropped {
     pub reasons: Vec<String>,
 }
 
-/// The settings object: `{noMatchPolicy, policies}`.
-fn settings_value(no_match: NoMatchPolicy, cips: &[&Cip]) -> Value {
+/// The settings object: `{noMatchPolicy, [hostSigstoreTrust,] policies}`.
+fn settings_value(no_match: NoMatchPolicy, trust: Option<&Value>, cips: &[&Cip]) -> Value {
     let mut settings = Mapping::new();
     settings.insert("noMatchPolicy".into(), no_match.as_str().into());
+    if let Some(trust) = trust {
+        settings.insert("hostSigstoreTrust".into(), trust.clone());
+    }
     settings.insert(
         "policies".into(),
         Value::Sequence(cips.iter().map(|c| c.manifest.clone()).collect()),
@@ -586,6 +597,7 @@ fn settings_value(no_match: NoMatchPolicy, cips: &[&Cip]) -> Value {
 pub fn validate(
     instance: &PolicyInstance,
     no_match: NoMatchPolicy,
+    trust: Option<&Value>,
     cips: Vec<Cip>,
 ) -> Result<(Value, Vec<Dropped>)> {
     let mut kept: Vec<Cip> = cips;
@@ -593,7 +605,7 @@ pub fn validate(
     let mut positions: Vec<usize> = (0..kept.len()).collect();
     loop {
         let refs: Vec<&Cip> = kept.iter().collect();
-        let settings = settings_value(no_match, &refs);
+        let settings = settings_value(no_match, trust, &refs);
         let json =
             serde_json::to_value(&settings).context("the settings cannot be expressed as JSON")?;
         let response = instance.validate_settings(&PolicySettings::from_value(json)?);
@@ -835,6 +847,8 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     messages.append(&mut inputs.messages);
     let (no_match, no_match_source) = inputs.no_match_policy(args.no_match_policy);
     messages.append(&mut inputs.messages);
+    let trust = crate::trustroot::plan(&inputs.trust_roots)?;
+    messages.extend(trust.messages.iter().cloned());
     let total = inputs.cips.len();
     if total == 0 {
         messages.push(format!(
@@ -851,7 +865,12 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
         Backend::Offline,
     ));
     let instance = module.instantiate(host)?;
-    let (settings, dropped) = validate(&instance, no_match, std::mem::take(&mut inputs.cips))?;
+    let (settings, dropped) = validate(
+        &instance,
+        no_match,
+        trust.declaration.as_ref(),
+        std::mem::take(&mut inputs.cips),
+    )?;
     let carried = total - dropped.len();
 
     for d in &dropped {
@@ -900,7 +919,13 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     } else {
         "# Opt-in, as policy-controller: only namespaces labelled policy.sigstore.dev/include=true.\n"
     });
-    let yaml = header + &to_yaml(&cap)?;
+    let mut yaml = header + &to_yaml(&cap)?;
+    if let Some(config_map) = &trust.config_map {
+        yaml.push_str(
+            "---\n# The Sigstore trust configuration converted from the TrustRoots (`cip-runner migrate` notes\n# say which): name it in the spec.sigstoreTrustConfig of the PolicyServer running this policy.\n",
+        );
+        yaml.push_str(&to_yaml(config_map)?);
+    }
     Ok(Migration {
         yaml,
         messages,

@@ -409,6 +409,8 @@ fn unknown_no_match_policy_is_reported_and_means_deny() {
 
 #[test]
 fn cips_that_cannot_be_carried_over_are_dropped_with_the_modules_reasons() {
+    // The module's reasons, as the policy crate words them.
+    use cluster_image_policy::cip::host_limits::{ATTESTATIONS, CUE, KMS};
     let run = migrate(&["unsupported.yaml"], None);
     assert_eq!(run.code, Some(2), "{run:?}");
     assert_eq!(
@@ -416,16 +418,16 @@ fn cips_that_cannot_be_carried_over_are_dropped_with_the_modules_reasons() {
         format!(
             "dropped: ClusterImagePolicy cue-policy (unsupported.yaml, document 1, items[1]):\n\
              \x20 not supported: spec.policy.type\n\
-             \x20 cue policies cannot be evaluated: there is no CUE evaluator for Rust; rewrite the policy in Rego\n\
+             \x20 {CUE}\n\
              dropped: ClusterImagePolicy vuln-attestation (unsupported.yaml, document 1, items[2]):\n\
              \x20 not supported: spec.authorities[0].attestations\n\
-             \x20 no Kubewarden host capability verifies in-toto attestations\n\
+             \x20 {ATTESTATIONS}\n\
              dropped: ClusterImagePolicy private-sigstore (unsupported.yaml, document 1, items[3]):\n\
-             \x20 not supported: spec.authorities[0].keyless.trustRootRef\n\
-             \x20 trust roots are part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option\n\
+             \x20 invalid value: internal-sigstore: spec.authorities[0].keyless.trustRootRef\n\
+             \x20 TrustRoot \"internal-sigstore\" is not declared in hostSigstoreTrust.trustRoots: the host verifies with its own Sigstore trust configuration (PolicyServer spec.sigstoreTrustConfig, kwctl --sigstore-trust-config) and cannot be given another per call; once that configuration holds it, declare it in the settings (`cip-runner migrate` turns a TrustRoot with sigstoreKeys into that configuration and this declaration): hostSigstoreTrust: {{trustRoots: [\"internal-sigstore\"]}}\n\
              dropped: ClusterImagePolicy kms-key (unsupported.yaml, document 1, items[4]):\n\
              \x20 not supported: spec.authorities[0].key.kms\n\
-             \x20 KMS keys are not supported: the host verifies with PEM public keys only; put the public key in key.data\n\
+             \x20 {KMS}\n\
              dropped: ClusterImagePolicy typo (unsupported.yaml, document 1, items[5]):\n\
              \x20 spec.authorities[0].staticc: unknown field `staticc`, expected one of `name`, `key`, `keyless`, `static`, `source`, `ctlog`, `rfc3161timestamp`, `attestations`, `signatureFormat`\n\
              summary: 2 ClusterImagePolicies carried over, 5 dropped; {DEFAULT_NO_MATCH}\n"

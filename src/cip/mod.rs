@@ -12,6 +12,7 @@
 //! does (`clusterimagepolicy_defaults.go` L29-41): mode `enforce`, authority names
 //! `authority-<index>`, keyless `url` `https://fulcio.sigstore.dev`.
 
+pub mod host_limits;
 pub mod validation;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -173,7 +174,8 @@ pub struct SecretRef {
     /// Secret name.
     #[serde(default)]
     pub name: Option<String>,
-    /// Secret namespace.
+    /// Secret namespace; `policyControllerNamespace` when absent
+    /// ([`ClusterImagePolicy::apply_namespace_default`]).
     #[serde(default)]
     pub namespace: Option<String>,
 }
@@ -182,19 +184,21 @@ pub struct SecretRef {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeylessRef {
-    /// Fulcio URL (never used for verification upstream either).
+    /// Fulcio URL. Upstream only checks that it is set (`validator.go` L849); here it must be
+    /// the public-good Fulcio or declared in `hostSigstoreTrust` ([`crate::trust`]).
     #[serde(default)]
     pub url: Option<String>,
     /// Accepted identities; any one matching is enough.
     #[serde(default)]
     pub identities: Vec<Identity>,
-    /// A CA certificate (JSON key `ca-cert`).
+    /// A CA certificate (JSON key `ca-cert`); never used for verification upstream, refused
+    /// here ([`host_limits::CA_CERT`]).
     #[serde(default, rename = "ca-cert")]
     pub ca_cert: Option<KeyRef>,
     /// Name of a TrustRoot resource.
     #[serde(default)]
     pub trust_root_ref: Option<String>,
-    /// Skip SCT verification.
+    /// Skip SCT verification: what the host always does ([`host_limits`]).
     #[serde(default, rename = "insecureIgnoreSCT")]
     pub insecure_ignore_sct: Option<bool>,
 }
@@ -396,6 +400,33 @@ impl ClusterImagePolicy {
             {
                 keyless.url = Some("https://fulcio.sigstore.dev".to_string());
             }
+        }
+    }
+
+    /// Gives every `key.secretRef` and `policy.configMapRef` that names no namespace (absent or
+    /// empty) `namespace`: policy-controller reads both from its own namespace, whatever they
+    /// say (`pkg/reconciler/clusterimagepolicy/clusterimagepolicy.go` L242 and L342,
+    /// `system.Namespace()`, the webhook's `SYSTEM_NAMESPACE`: `cosign-system` in its
+    /// `config/webhook.yaml` L64-67 and `config/100-namespace.yaml`). A reference that names
+    /// its namespace keeps it.
+    pub fn apply_namespace_default(&mut self, namespace: &str) {
+        let fill = |slot: &mut Option<String>| {
+            if slot.as_deref().unwrap_or("").is_empty() {
+                *slot = Some(namespace.to_string());
+            }
+        };
+        for authority in &mut self.spec.authorities {
+            if let Some(secret) = authority.key.as_mut().and_then(|k| k.secret_ref.as_mut()) {
+                fill(&mut secret.namespace);
+            }
+        }
+        if let Some(cm) = self
+            .spec
+            .policy
+            .as_mut()
+            .and_then(|p| p.config_map_ref.as_mut())
+        {
+            fill(&mut cm.namespace);
         }
     }
 

@@ -341,6 +341,11 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
         ])),
         _ => {}
     }
+    // ca-cert is a KeyRef and validated as one (clusterimagepolicy_validation.go L204-206);
+    // host_limits refuses it anyway, but its own errors are upstream's.
+    if let Some(ca) = &keyless.ca_cert {
+        validate_key(ca, &format!("{path}.ca-cert"), errs);
+    }
     // Rule 24.
     if keyless.identities.is_empty() {
         errs.push(missing(&[format!("{path}.identities")]));
@@ -487,70 +492,14 @@ fn check_oci_repository(oci: &str) -> Result<(), String> {
 }
 
 /// Fields this policy cannot honour (yet, or ever, through Kubewarden's host capabilities):
-/// each is a settings error naming the field and the reason, never silently ignored.
+/// each is a settings error naming the field and the reason, never silently ignored. The
+/// rules are in [`super::host_limits`]; what a trust declaration can cover is checked by
+/// [`crate::trust::undeclared`], which needs the settings.
 pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
     let mut errs = Vec::new();
     for (i, a) in cip.spec.authorities.iter().enumerate() {
         let path = format!("spec.authorities[{i}]");
-        if let Some(key) = &a.key {
-            if key.kms.is_some() {
-                errs.push(unsupported(format!("{path}.key.kms"), "KMS keys are not supported: the host verifies with PEM public keys only; put the public key in key.data"));
-            }
-            if let Some(h) = &key.hash_algorithm {
-                let h = h.trim().to_ascii_lowercase();
-                if h != "sha256" && ["sha224", "sha384", "sha512"].contains(&h.as_str()) {
-                    errs.push(unsupported(
-                        format!("{path}.key.hashAlgorithm"),
-                        "the host verifies signatures made over sha256 digests only",
-                    ));
-                }
-            }
-            if let Some(secret) = &key.secret_ref {
-                if secret.name.as_deref().unwrap_or("").is_empty() {
-                    errs.push(missing(&[format!("{path}.key.secretRef.name")]));
-                }
-                if secret.namespace.as_deref().unwrap_or("").is_empty() {
-                    errs.push(FieldError {
-                        message: "missing field(s)".into(),
-                        paths: vec![format!("{path}.key.secretRef.namespace")],
-                        details: Some("the policy runs in policy-server and has no namespace of its own: name the Secret's namespace".into()),
-                    });
-                }
-            }
-        }
-        if let Some(keyless) = &a.keyless {
-            const TRUST: &str =
-                "policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config";
-            if let Some(url) = &keyless.url
-                && url.trim_end_matches('/') != "https://fulcio.sigstore.dev"
-            {
-                errs.push(unsupported(format!("{path}.keyless.url"), &format!("a Fulcio other than the public one is part of the host-wide Sigstore trust configuration ({TRUST})")));
-            }
-            if keyless.ca_cert.is_some() {
-                errs.push(unsupported(format!("{path}.keyless.ca-cert"), &format!("certificate authorities are part of the host-wide Sigstore trust configuration ({TRUST}); upstream never used this field either (sigstore/policy-controller#107)")));
-            }
-            if keyless.trust_root_ref.is_some() {
-                errs.push(unsupported(format!("{path}.keyless.trustRootRef"), &format!("trust roots are part of the host-wide Sigstore trust configuration ({TRUST}), not a per-call option")));
-            }
-            if keyless.insecure_ignore_sct.is_some() {
-                errs.push(unsupported(format!("{path}.keyless.insecureIgnoreSCT"), &format!("SCT verification is part of the host-wide Sigstore trust configuration ({TRUST}), not a per-call option")));
-            }
-        }
-        if a.attestations.is_some() {
-            errs.push(unsupported(
-                format!("{path}.attestations"),
-                "no Kubewarden host capability verifies in-toto attestations",
-            ));
-        }
-        if a.source.is_some() {
-            errs.push(unsupported(format!("{path}.source"), "the host looks up signatures in the image's own repository with its own credentials; a signature repository, tag prefix or pull secrets cannot be passed per call"));
-        }
-        if a.ctlog.is_some() {
-            errs.push(unsupported(format!("{path}.ctlog"), "the transparency log is part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option"));
-        }
-        if a.rfc3161timestamp.is_some() {
-            errs.push(unsupported(format!("{path}.rfc3161timestamp"), "timestamp authorities are part of the host-wide Sigstore trust configuration (policy-server's sigstoreTrustConfig, kwctl --sigstore-trust-config), not a per-call option"));
-        }
+        errs.extend(super::host_limits::authority(a, &path));
         if let Some(format) = &a.signature_format
             && format == "bundle"
         {
@@ -558,24 +507,7 @@ pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
         }
     }
     if let Some(policy) = &cip.spec.policy {
-        if policy.type_ == "cue" {
-            errs.push(unsupported("spec.policy.type".into(), "cue policies cannot be evaluated: there is no CUE evaluator for Rust; rewrite the policy in Rego"));
-        }
-        if policy.remote.is_some() {
-            errs.push(unsupported(
-                "spec.policy.remote".into(),
-                "the module has no network access; inline the policy in spec.policy.data",
-            ));
-        }
-        if let Some(cm) = &policy.config_map_ref
-            && cm.namespace.as_deref().unwrap_or("").is_empty()
-        {
-            errs.push(FieldError {
-                message: "missing field(s)".into(),
-                paths: vec!["spec.policy.configMapRef.namespace".into()],
-                details: Some("the policy runs in policy-server and has no namespace of its own: name the ConfigMap's namespace".into()),
-            });
-        }
+        errs.extend(super::host_limits::policy(policy));
     }
     errs
 }
@@ -955,22 +887,39 @@ mod upstream_rules {
             ],
         );
     }
-    /// Upstream requires the controller's namespace; here the namespace is required (policy-server
-    /// has no namespace of its own to default to). Checked by `unsupported_features`.
+    /// Upstream reads every Secret from its own namespace and refuses a `secretRef.namespace`
+    /// naming another (`clusterimagepolicy_validation.go` L187-189). Here a `secretRef` without
+    /// a namespace reads `policyControllerNamespace` (default `cosign-system`, applied when the
+    /// settings are decoded), and one naming a namespace keeps it: the PolicyServer reads it
+    /// with its own permissions, so rule 21 has nothing to protect here.
     #[test]
     fn rule_21_secret_namespace() {
-        let cip: ClusterImagePolicy = serde_json::from_value(json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "p"},
-            "spec": with_authority(json!({"key": {"secretRef": {"name": "s"}}}))})).unwrap();
-        let errs: Vec<String> = unsupported_features(&cip)
+        let settings = crate::settings::Settings::from_json(
+            json!({"policies": [{"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "p"},
+                "spec": {"images": [{"glob": "**"}], "authorities": [
+                    {"key": {"secretRef": {"name": "s"}}},
+                    {"key": {"secretRef": {"name": "s", "namespace": "team-a"}}}]}}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        let namespaces: Vec<Option<&str>> = settings.policies[0]
+            .spec
+            .authorities
             .iter()
-            .map(|e| e.to_string())
+            .map(|a| {
+                a.key
+                    .as_ref()
+                    .unwrap()
+                    .secret_ref
+                    .as_ref()
+                    .unwrap()
+                    .namespace
+                    .as_deref()
+            })
             .collect();
-        assert_eq!(
-            errs,
-            vec![
-                "missing field(s): spec.authorities[0].key.secretRef.namespace\nthe policy runs in policy-server and has no namespace of its own: name the Secret's namespace"
-            ]
-        );
+        assert_eq!(namespaces, vec![Some("cosign-system"), Some("team-a")]);
+        assert_eq!(settings.validate(), Ok(()));
     }
     #[test]
     fn rule_22_keyless_neither_url_nor_ca_cert() {
