@@ -26,6 +26,7 @@ pub mod certificate;
 pub mod cip;
 pub mod glob;
 pub mod host;
+pub mod identity;
 pub mod imageconfig;
 pub mod pem;
 pub mod reference;
