@@ -337,7 +337,8 @@ mod tests {
         assert_eq!(
             r.message.unwrap(),
             format!(
-                "validation failed: failed policy: signed: spec.containers[0].image\n{img} signature key validation failed for authority authority-0 for {img}: no signatures found for image: {img}"
+                "validation failed: failed policy: signed: spec.containers[0].image\n{img} signature key validation failed for authority authority-0 for {img}: no signatures found for image: {img}\n{}",
+                authority::UNSEEN_SIGNATURES
             )
         );
         let r = run_with(&host, pod_with(&[img]), key_settings("warn", true));
