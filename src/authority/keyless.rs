@@ -3,8 +3,8 @@
 //! - Exact `issuer` + `subject`: one `SigstoreKeylessVerify` call. The host finds the signature
 //!   in either format (`.sig` tag or Sigstore bundle).
 //! - `issuerRegExp`/`subjectRegExp` (Go RE2, unanchored, as cosign: `pkg/cosign/verify.go`
-//!   L483-L530): the candidate identities are read from the certificates of the image's cosign
-//!   signature manifest (`<repo>:sha256-<hex>.sig`, layer annotation
+//!   `CheckCertificatePolicy` L467-L531): the candidate identities are read from the
+//!   certificates of the image's cosign signature manifest (`<repo>:sha256-<hex>.sig`, layer annotation
 //!   `dev.sigstore.cosign/certificate`), and each (issuer, subject) pair the expressions match is
 //!   verified by the host exactly. A Sigstore bundle's certificate cannot be read this way (no
 //!   host capability returns the bundle blob), so when the `.sig` manifest does not exist, or
@@ -14,7 +14,7 @@
 //!   bundle-only image.
 //!
 //! When an identity does not match, the failure says what the signatures' certificates hold,
-//! in cosign's words (`verify.go` L537: `none of the expected identities matched what was in the
+//! in cosign's words (`verify.go` L528: `none of the expected identities matched what was in the
 //! certificate, got subjects [<SANs>] with issuer <issuer>`), or that the certificate could not
 //! be read (a bundle-only image).
 
@@ -29,7 +29,7 @@ use serde_json::json;
 /// Annotation of a cosign signature layer holding the signing certificate.
 pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 
-/// cosign's message when no certificate identity matches (`pkg/cosign/verify.go` L537).
+/// cosign's message when no certificate identity matches (`pkg/cosign/verify.go` L528).
 pub const NO_IDENTITY_MATCHED: &str =
     "none of the expected identities matched what was in the certificate";
 

@@ -25,8 +25,9 @@
 //!
 //! [`read`] turns an identity into such checks, from the expressions' syntax trees (Go RE2 syntax,
 //! [`re2`]), or refuses it. Each check **implies** the identity as cosign matches it
-//! (`pkg/cosign/verify.go` L483-L530: `regexp.MatchString`, unanchored, over the certificate's
-//! issuer and over each of its SANs), so the host admits only what upstream admits:
+//! (`pkg/cosign/verify.go` `CheckCertificatePolicy` L467-L531: `regexp.MatchString`,
+//! unanchored, over the certificate's issuer and over each of its SANs), so the host admits only
+//! what upstream admits:
 //!
 //! Let one alternative (top-level `|` branch) of an expression be `lead · lit · tail`, where
 //! `lead` holds only start assertions (`^`, `\A`, `(?m)^`) and expressions that can match the

@@ -1,8 +1,9 @@
 //! Identity expressions as cosign reads them: Go RE2 syntax, parsed here with `regex-syntax`.
 //!
 //! cosign compiles `issuerRegExp`/`subjectRegExp` with Go's `regexp.Compile` and matches them
-//! unanchored with `MatchString` (sigstore/cosign `pkg/cosign/verify.go` L483-L504). This
-//! policy parses them with `regex-syntax` 0.8 (the parser the `regex` crate uses). The two
+//! unanchored with `MatchString` (sigstore/cosign `pkg/cosign/verify.go`
+//! `CheckCertificatePolicy` L467-L531, at cosign d6d86c2). This policy parses them with
+//! `regex-syntax` 0.8 (the parser the `regex` crate uses). The two
 //! grammars agree on the common syntax but not everywhere; where `regex-syntax` accepts a
 //! spelling that Go rejects or reads differently, the expression is refused here, so that no
 //! decision is ever taken on a tree Go would not build. Go's rules are those of
