@@ -279,10 +279,11 @@ fn found(certs: Result<&Certificates, &str>) -> Vec<String> {
         Ok(Certificates::Found(_, identities)) => {
             let mut lines: Vec<String> = Vec::new();
             for cert in identities {
+                let subjects: Vec<String> = cert.subjects.iter().map(|s| printable(s)).collect();
                 let line = format!(
                     "{NO_IDENTITY_MATCHED}, got subjects [{}] with issuer {}",
-                    cert.subjects.join(", "),
-                    cert.issuer.as_deref().unwrap_or("")
+                    subjects.join(", "),
+                    printable(cert.issuer.as_deref().unwrap_or(""))
                 );
                 if !lines.contains(&line) {
                     lines.push(line);
@@ -295,6 +296,17 @@ fn found(certs: Result<&Certificates, &str>) -> Vec<String> {
         )],
         Err(e) => vec![format!("the signing certificate could not be read: {e}")],
     }
+}
+
+/// `text` with control characters escaped (`\n` as `\\n`): the certificates of a `.sig`
+/// manifest are read before the host verifies anything, so their texts may be anyone's.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// What `identity` expects, next to what was found.

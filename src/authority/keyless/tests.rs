@@ -333,3 +333,12 @@ fn go_syntax_is_checked_before_discovery() {
     );
     assert!(host.calls().is_empty());
 }
+
+#[test]
+fn certificate_texts_are_printed_without_control_characters() {
+    assert_eq!(printable("alice@example.com"), "alice@example.com");
+    assert_eq!(
+        printable("a\nvalidation failed: b\u{7}"),
+        "a\\nvalidation failed: b\\u{7}"
+    );
+}
