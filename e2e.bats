@@ -326,7 +326,7 @@ patch_json() { jq -c '.patch | @base64d | fromjson' <<<"$output"; }
 @test "key: an unsigned image is denied with the host's words" {
   policy test_data/settings/key-k1.yaml "$(with_image test_data/requests/pod.json $UNSIGNED)" $(replay unsigned.yml)
   allowed false
-  [ "$(message)" = "validation failed: failed policy: signed-by-k1: spec.containers[0].image"$'\n'"$UNSIGNED signature key validation failed for authority authority-0 for $UNSIGNED: no signatures found for image: $UNSIGNED" ]
+  [[ "$(message)" == "validation failed: failed policy: signed-by-k1: spec.containers[0].image"$'\n'"$UNSIGNED signature key validation failed for authority authority-0 for $UNSIGNED: no signatures found for image: $UNSIGNED"$'\n'"this host cannot see every kind of signature: "* ]]
   [ "$(jq -r .patch <<<"$output")" = "null" ]
 }
 
@@ -384,7 +384,7 @@ patch_json() { jq -c '.patch | @base64d | fromjson' <<<"$output"; }
 @test "warn mode: a failing signature admits with a warning and no mutation" {
   policy test_data/settings/key-k1-warn.yaml "$(with_image test_data/requests/pod.json $UNSIGNED)" $(replay unsigned.yml)
   allowed true
-  [ "$(warnings)" = "failed policy: signed-by-k1: spec.containers[0].image"$'\n'"$UNSIGNED signature key validation failed for authority authority-0 for $UNSIGNED: no signatures found for image: $UNSIGNED" ]
+  [[ "$(warnings)" == "failed policy: signed-by-k1: spec.containers[0].image"$'\n'"$UNSIGNED signature key validation failed for authority authority-0 for $UNSIGNED: no signatures found for image: $UNSIGNED"$'\n'"this host cannot see every kind of signature: "* ]]
   [ "$(jq -r .patch <<<"$output")" = "null" ]
 }
 
@@ -797,4 +797,76 @@ real_cip_run() {
   policy "$BATS_TEST_TMPDIR/s.yaml" "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-exact.yml)
   [ "$status" -eq 1 ]
   [[ "$stderr" == *'invalid value: https://fulcio.sigstore.dev: spec.authorities[0].keyless.url'*'hostSigstoreTrust.publicGoodInstance is false'* ]]
+}
+
+# --- Sigstore bundles (cosign v3) ----------------------------------------------------------
+# Images that carry only what `cosign sign` v3 writes by default: one Sigstore bundle as an OCI
+# referrer, no `.sig` tag. The sessions come from recordings with a host on sigstore-rs 0.14
+# (Kubewarden 1.36+), as test_data/sessions/README.md says.
+
+V3APP=127.0.0.1:5000/keyless/v3app:v1
+V3APP_DIGEST=sha256:e36144883da201f6eb52caab9faba8b8c8005690d47a019bed5b2d9d5cfb9354
+V3GHA=127.0.0.1:5000/keyless/v3gha:v2
+V3GHA_DIGEST=sha256:ae7857d673c0693dd86bbfc4e4ab802bca32b6b16cb51d7b07674b9ef3b2e866
+V3GHA_SIG=127.0.0.1:5000/keyless/v3gha:sha256-ae7857d673c0693dd86bbfc4e4ab802bca32b6b16cb51d7b07674b9ef3b2e866.sig
+V3KEY=127.0.0.1:5000/demo/v3key:v1
+
+@test "bundle: signatureFormat bundle with an exact keyless identity admits a bundle-only image, pinned" {
+  policy test_data/settings/bundle-keyless-alice.yaml "$(with_image test_data/requests/pod.json $V3APP)" $(replay bundle-keyless-exact.yml)
+  [ "$status" -eq 0 ]
+  allowed true
+  [ "$(patch_json | jq -r '.[0].value')" = "$V3APP@$V3APP_DIGEST" ]
+}
+
+@test "bundle: signatureFormat bundle on a key authority is a settings error with upstream's words" {
+  policy test_data/settings/bundle-key-k1.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"policies[0] (k1-bundle): invalid value: bundle: spec.authorities[0].signatureFormat"$'\n'"when using the new bundle format, the authority must be keyless"* ]]
+}
+
+@test "bundle: a key-signed bundle the host skips: the host's words, then what it cannot see" {
+  policy test_data/settings/key-k1.yaml "$(with_image test_data/requests/pod.json $V3KEY)" $(replay bundle-key-unsupported.yml)
+  allowed false
+  [[ "$(message)" == "validation failed: failed policy: signed-by-k1: spec.containers[0].image"$'\n'"$V3KEY signature key validation failed for authority authority-0 for $V3KEY: no signatures found for image: $V3KEY"$'\n'"this host cannot see every kind of signature: "* ]]
+  [[ "$(message)" == *"Sigstore bundles signed with a key"*"Rekor v2 entry"*"timestamp-only bundles"*"--new-bundle-format=false"* ]]
+}
+
+@test "bundle: an anchored URL-prefix subjectRegExp on a bundle-only image becomes a prefix verification" {
+  policy test_data/settings/keyless-gha-prefix.yaml "$(with_image test_data/requests/pod.json $V3GHA)" $(replay bundle-regexp-prefix.yml)
+  allowed true
+  [ "$(patch_json | jq -r '.[0].value')" = "$V3GHA@$V3GHA_DIGEST" ]
+}
+
+@test "bundle: a GitHub Actions regexp written unanchored is narrowed to the same prefix verification" {
+  policy test_data/settings/keyless-gha-unanchored.yaml "$(with_image test_data/requests/pod.json $V3GHA)" $(replay bundle-regexp-prefix.yml)
+  allowed true
+  [ "$(patch_json | jq -r '.[0].value')" = "$V3GHA@$V3GHA_DIGEST" ]
+}
+
+@test "bundle: another organisation's prefix is denied; the certificate could not be read" {
+  policy test_data/settings/keyless-gha-evil.yaml "$(with_image test_data/requests/pod.json $V3GHA)" $(replay bundle-regexp-prefix-mismatch.yml)
+  allowed false
+  [[ "$(message)" == "validation failed: failed policy: evil: spec.containers[0].image"$'\n'"$V3GHA signature keyless validation failed for authority authority-0 for $V3GHA: Image verification failed: missing signatures"* ]]
+  [[ "$(message)" == *"subject: !urlPrefix https://github.com/evil/"$'\n'"annotations: null"$'\n'"the signing certificate could not be read: $V3GHA_SIG does not exist"* ]]
+  [[ "$(message)" == *"was checked by the host as: issuer https://token.actions.githubusercontent.com and a subject starting with https://github.com/evil/" ]]
+}
+
+@test "bundle: a regexp the host cannot check fails on a bundle-only image, saying what to write" {
+  policy test_data/settings/keyless-gha-untranslatable.yaml "$(with_image test_data/requests/pod.json $V3GHA)" $(replay bundle-sigmanifest-missing.yml)
+  allowed false
+  [[ "$(message)" == "validation failed: failed policy: acme-any-repo: spec.containers[0].image"$'\n'"$V3GHA signature keyless validation failed for authority authority-0 for $V3GHA: $V3GHA_SIG does not exist (Fail to interact with OCI registry: "*"manifest unknown]): the image has only Sigstore bundle signatures"* ]]
+  [[ "$(message)" == *'subjectRegExp ^https://github\.com/acme/[a-z]+/: after the literal text "https://github.com/acme/" it constrains the subject further'* ]]
+  [[ "$(message)" == *'Write the subject as an anchored URL prefix ending in / (subjectRegExp: ^https://github\.com/acme/)'*"or sign with cosign sign --new-bundle-format=false" ]]
+}
+
+@test "keyless: an exact identity that does not match says what the .sig certificate holds" {
+  policy test_data/settings/keyless-bob.yaml "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-mismatch.yml)
+  allowed false
+  [[ "$(message)" == *"subject: !equal bob@example.com"$'\n'"annotations: null"$'\n'"none of the expected identities matched what was in the certificate, got subjects [alice@example.com] with issuer https://accounts.example.com" ]]
+}
+
+@test "keyless: a subjectRegExp that matches no certificate says what was found and what was expected" {
+  policy test_data/settings/keyless-regexp-bob.yaml "$(with_image test_data/requests/pod.json $KEYLESS)" $(replay keyless-regexp-mismatch.yml)
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: bob-anywhere: spec.containers[0].image"$'\n'"$KEYLESS signature keyless validation failed for authority authority-0 for $KEYLESS: none of the expected identities matched what was in the certificate, got subjects [alice@example.com] with issuer https://accounts.example.com"$'\n'"expected: issuer https://accounts.example.com, subject matching ^bob@" ]
 }

@@ -59,6 +59,18 @@ pub trait Host {
         subject: &str,
     ) -> Result<String, HostError>;
 
+    /// `oci/v2/verify` with `SigstoreKeylessPrefixVerify` and exactly one identity: the digest
+    /// verified. The host requires the issuer to be `issuer` and the certificate's subject to
+    /// start with `url_prefix` as its URL parser serialises it (a `/` appended when missing);
+    /// `url_prefix` must parse as a URL, or the host's callback task panics
+    /// (`crate::identity` only produces canonical ones).
+    fn verify_keyless_prefix(
+        &self,
+        image: &str,
+        issuer: &str,
+        url_prefix: &str,
+    ) -> Result<String, HostError>;
+
     /// `oci/v1/oci_manifest`: the manifest or index JSON.
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError>;
 
@@ -143,6 +155,16 @@ impl Host for CachedHost<'_> {
             self.inner.verify_keyless_exact(image, issuer, subject)
         })
     }
+    fn verify_keyless_prefix(
+        &self,
+        image: &str,
+        issuer: &str,
+        url_prefix: &str,
+    ) -> Result<String, HostError> {
+        self.text(format!("prefix\0{image}\0{issuer}\0{url_prefix}"), || {
+            self.inner.verify_keyless_prefix(image, issuer, url_prefix)
+        })
+    }
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
         self.json(format!("manifest\0{image}"), || {
             self.inner.oci_manifest(image)
@@ -198,9 +220,11 @@ impl Host for SdkHost {
     }
 
     fn verify_pub_key(&self, image: &str, pem_key: &str) -> Result<String, HostError> {
-        verification::verify_pub_keys_image(image, vec![pem_key.to_string()], None)
-            .map_err(sdk_err)
-            .and_then(trusted_digest)
+        verified(verification::verify_pub_keys_image(
+            image,
+            vec![pem_key.to_string()],
+            None,
+        ))
     }
 
     fn verify_keyless_exact(
@@ -213,9 +237,28 @@ impl Host for SdkHost {
             issuer: issuer.to_string(),
             subject: subject.to_string(),
         };
-        verification::verify_keyless_exact_match(image, vec![identity], None)
-            .map_err(sdk_err)
-            .and_then(trusted_digest)
+        verified(verification::verify_keyless_exact_match(
+            image,
+            vec![identity],
+            None,
+        ))
+    }
+
+    fn verify_keyless_prefix(
+        &self,
+        image: &str,
+        issuer: &str,
+        url_prefix: &str,
+    ) -> Result<String, HostError> {
+        let identity = verification::KeylessPrefixInfo {
+            issuer: issuer.to_string(),
+            url_prefix: url_prefix.to_string(),
+        };
+        verified(verification::verify_keyless_prefix_match(
+            image,
+            vec![identity],
+            None,
+        ))
     }
 
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
@@ -248,8 +291,12 @@ impl Host for SdkHost {
     }
 }
 
-/// `is_trusted: false` is not expected from the host; treat it as a failure anyway.
-fn trusted_digest(r: verification::VerificationResponse) -> Result<String, HostError> {
+/// The digest of an `oci/v2/verify` answer. `is_trusted: false` is not expected from the host;
+/// it is a failure anyway.
+fn verified(
+    answer: Result<verification::VerificationResponse, kubewarden_policy_sdk::error::Error>,
+) -> Result<String, HostError> {
+    let r = answer.map_err(sdk_err)?;
     if r.is_trusted {
         Ok(r.digest)
     } else {
@@ -290,7 +337,8 @@ pub mod fake {
     use std::collections::HashMap;
 
     /// Answers keyed by call: `manifest_digest <image>`, `verify_pub_key <image> <pem>`,
-    /// `verify_keyless_exact <image> <issuer> <subject>`, `oci_manifest <image>`,
+    /// `verify_keyless_exact <image> <issuer> <subject>`,
+    /// `verify_keyless_prefix <image> <issuer> <url_prefix>`, `oci_manifest <image>`,
     /// `manifest_and_config <image>`,
     /// `get_resource <apiVersion> <kind> <namespace>/<name>`. An
     /// unscripted call fails with `no fake answer for <call>`.
@@ -341,6 +389,16 @@ pub mod fake {
         ) -> Result<String, HostError> {
             self.call(format!("verify_keyless_exact {image} {issuer} {subject}"))
         }
+        fn verify_keyless_prefix(
+            &self,
+            image: &str,
+            issuer: &str,
+            url_prefix: &str,
+        ) -> Result<String, HostError> {
+            self.call(format!(
+                "verify_keyless_prefix {image} {issuer} {url_prefix}"
+            ))
+        }
         fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
             let text = self.call(format!("oci_manifest {image}"))?;
             serde_json::from_str(&text)
@@ -384,12 +442,21 @@ pub mod fake {
                 "no fake answer for verify_keyless_exact a i s".into()
             ))
         );
+        for _ in 0..2 {
+            assert_eq!(
+                cached.verify_keyless_prefix("a", "i", "https://x/"),
+                Err(HostError(
+                    "no fake answer for verify_keyless_prefix a i https://x/".into()
+                ))
+            );
+        }
         assert_eq!(
             fake.calls(),
             vec![
                 "manifest_digest a",
                 "verify_pub_key a K",
-                "verify_keyless_exact a i s"
+                "verify_keyless_exact a i s",
+                "verify_keyless_prefix a i https://x/",
             ]
         );
     }

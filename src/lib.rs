@@ -26,6 +26,7 @@ pub mod certificate;
 pub mod cip;
 pub mod glob;
 pub mod host;
+pub mod identity;
 pub mod imageconfig;
 pub mod pem;
 pub mod reference;
@@ -339,7 +340,8 @@ mod tests {
         assert_eq!(
             r.message.unwrap(),
             format!(
-                "validation failed: failed policy: signed: spec.containers[0].image\n{img} signature key validation failed for authority authority-0 for {img}: no signatures found for image: {img}"
+                "validation failed: failed policy: signed: spec.containers[0].image\n{img} signature key validation failed for authority authority-0 for {img}: no signatures found for image: {img}\n{}",
+                authority::UNSEEN_SIGNATURES
             )
         );
         let r = run_with(&host, pod_with(&[img]), key_settings("warn", true));

@@ -186,6 +186,21 @@ impl Host for ReplayHost {
             annotations: None,
         })
     }
+    fn verify_keyless_prefix(
+        &self,
+        image: &str,
+        issuer: &str,
+        url_prefix: &str,
+    ) -> Result<String, HostError> {
+        self.digest(CallbackRequestType::SigstoreKeylessPrefixVerify {
+            image: image.into(),
+            keyless_prefix: vec![cip_runner::callback_request::KeylessPrefixInfo {
+                issuer: issuer.into(),
+                url_prefix: url_prefix.into(),
+            }],
+            annotations: None,
+        })
+    }
     fn oci_manifest(&self, image: &str) -> Result<Value, HostError> {
         self.answer(CallbackRequestType::OciManifest {
             image: image.into(),

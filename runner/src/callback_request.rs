@@ -760,6 +760,36 @@ mod tests {
         assert_eq!(CallbackRequestType::from_yaml(&yaml).expect("parse"), req);
     }
 
+    /// The prefix and GitHub Actions requests in kwctl's recorded form: the request text of
+    /// `test_data/sessions/bundle-keyless-prefix.yml` (recorded) and a GitHub Actions one
+    /// written the way kwctl's recorder serialises the variant (same YAML crate, same fields),
+    /// read and written back byte for byte, and equal to what the SDK's wire JSON decodes to.
+    #[test]
+    fn prefix_and_github_actions_requests_round_trip() {
+        let prefix = "!SigstoreKeylessPrefixVerify\nimage: 127.0.0.1:5000/keyless/v3gha:v2\nkeyless_prefix:\n- issuer: https://token.actions.githubusercontent.com\n  url_prefix: https://github.com/acme/widgets/\nannotations: null\n";
+        let gha = "!SigstoreGithubActionsVerify\nimage: 127.0.0.1:5000/keyless/v3gha:v2\nowner: acme\nrepo: widgets\nannotations: null\n";
+        for text in [prefix, gha] {
+            let req = CallbackRequestType::from_yaml(text).expect("parse");
+            assert_eq!(req.to_yaml().expect("yaml"), text);
+        }
+        let wire = br#"{"type":"SigstoreKeylessPrefixVerify","image":"127.0.0.1:5000/keyless/v3gha:v2","keyless_prefix":[{"issuer":"https://token.actions.githubusercontent.com","url_prefix":"https://github.com/acme/widgets/"}],"annotations":null}"#;
+        assert_eq!(
+            CallbackRequestType::decode("oci", "v2/verify", wire).expect("decode"),
+            CallbackRequestType::from_yaml(prefix).expect("parse")
+        );
+        let wire = br#"{"type":"SigstoreGithubActionsVerify","image":"127.0.0.1:5000/keyless/v3gha:v2","owner":"acme","repo":"widgets","annotations":null}"#;
+        assert_eq!(
+            CallbackRequestType::decode("oci", "v2/verify", wire).expect("decode"),
+            CallbackRequestType::from_yaml(gha).expect("parse")
+        );
+        let recorded = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../test_data/sessions/bundle-regexp-prefix.yml"
+        ))
+        .expect("session");
+        assert!(recorded.contains(prefix.trim_end().replace('\n', "\n    ").as_str()));
+    }
+
     #[test]
     fn debug_matches_upstream_derive() {
         let req = CallbackRequestType::SigstoreKeylessVerify {

@@ -500,10 +500,24 @@ pub fn unsupported_features(cip: &ClusterImagePolicy) -> Vec<FieldError> {
     for (i, a) in cip.spec.authorities.iter().enumerate() {
         let path = format!("spec.authorities[{i}]");
         errs.extend(super::host_limits::authority(a, &path));
-        if let Some(format) = &a.signature_format
-            && format == "bundle"
-        {
-            errs.push(unsupported(format!("{path}.signatureFormat"), "the host verifies cosign's legacy .sig signatures only; the bundle format (OCI referrers) is not found by it"));
+        // `bundle` (policy-controller 0.13+) verifies Sigstore bundles, for keyless authorities
+        // only: upstream fails any other signature authority at admission
+        // (`pkg/webhook/validator.go` L1449-L1455, `checkOptsFromAuthority`), here a settings
+        // error with its words. Static authorities never read the field upstream. The host
+        // looks at both formats whatever the value (README, "Signature format").
+        match a.signature_format.as_deref() {
+            None | Some("" | "legacy") => {}
+            Some("bundle") if a.keyless.is_some() || a.static_.is_some() => {}
+            Some("bundle") => errs.push(invalid(
+                "bundle",
+                format!("{path}.signatureFormat"),
+                Some("when using the new bundle format, the authority must be keyless".into()),
+            )),
+            Some(other) => errs.push(invalid(
+                other,
+                format!("{path}.signatureFormat"),
+                Some("signatureFormat is legacy (the default) or bundle; upstream reads any other value as legacy".into()),
+            )),
         }
     }
     if let Some(policy) = &cip.spec.policy {
@@ -1085,6 +1099,48 @@ mod upstream_rules {
                 "must not set the field(s): spec.authorities[0].attestations.policy.fetchConfigFile",
                 "must not set the field(s): spec.authorities[0].attestations.policy.includeSpec",
             ],
+        );
+    }
+    /// `signatureFormat: bundle` is keyless only, with upstream's admission-time words
+    /// (`pkg/webhook/validator.go` L1454); static authorities never read it upstream.
+    #[test]
+    fn signature_format_bundle_is_keyless_only() {
+        let errs = |authority: Value| -> Vec<String> {
+            let cip: ClusterImagePolicy = serde_json::from_value(json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "p"},
+                "spec": with_authority(authority)})).unwrap();
+            unsupported_features(&cip)
+                .iter()
+                .map(|e| e.to_string())
+                .collect()
+        };
+        let keyless = json!({"url": "https://fulcio.sigstore.dev", "identities": [{"issuer": "i", "subject": "s"}]});
+        for format in ["bundle", "legacy", ""] {
+            assert_eq!(
+                errs(json!({"keyless": keyless, "signatureFormat": format})),
+                Vec::<String>::new(),
+                "{format}"
+            );
+            assert_eq!(
+                errs(json!({"static": {"action": "pass"}, "signatureFormat": format})),
+                Vec::<String>::new(),
+                "{format}"
+            );
+        }
+        assert_eq!(
+            errs(json!({"key": {"data": KEY}, "signatureFormat": "legacy"})),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            errs(json!({"key": {"data": KEY}, "signatureFormat": "bundle"})),
+            vec![
+                "invalid value: bundle: spec.authorities[0].signatureFormat\nwhen using the new bundle format, the authority must be keyless"
+            ]
+        );
+        assert_eq!(
+            errs(json!({"keyless": keyless, "signatureFormat": "Bundle"})),
+            vec![
+                "invalid value: Bundle: spec.authorities[0].signatureFormat\nsignatureFormat is legacy (the default) or bundle; upstream reads any other value as legacy"
+            ]
         );
     }
 }

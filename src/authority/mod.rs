@@ -9,18 +9,20 @@
 //!   call to have signed; upstream accepts any one), the first passing key passes the
 //!   authority: `{"signatures": [{}]}` / `signature key validation failed for authority <name>
 //!   for <image>: <host error>`;
-//! - keyless: each identity is one alternative. Exact `issuer` + `subject` is one
-//!   `verify_keyless_exact_match` call. With `issuerRegExp`/`subjectRegExp` (RE2, unanchored, as
-//!   cosign), the candidate identities are read from the certificates in the image's cosign
-//!   signature manifest (`<repo>:sha256-<hex>.sig`, layer annotation
-//!   `dev.sigstore.cosign/certificate`), and the pairs matching the expressions are then
-//!   verified by the host, exactly: `{"signatures": [{"subject", "issuer"}]}` /
+//! - keyless ([`keyless`]): `{"signatures": [{"subject", "issuer"}]}` /
 //!   `signature keyless validation failed for authority <name> for <image>: <error>`.
+//!
+//! The host verifies both signature formats, cosign's legacy `.sig` tag and the Sigstore
+//! bundles cosign v3 writes as OCI referrers (Kubewarden 1.36+, sigstore-rs 0.14
+//! `trusted_signature_layers`); nothing here depends on which one a signature uses, except
+//! reading certificates for identity regexps ([`keyless`]). When the host finds no signature
+//! it can verify, the failure gets one more line, [`UNSEEN_SIGNATURES`], after the host's words.
 //!
 //! The host always does the cryptography; the module only chooses what to ask.
 
-use crate::certificate::{self, CertIdentity};
-use crate::cip::{Authority, Identity, KeyRef, KeylessRef, SecretRef};
+mod keyless;
+
+use crate::cip::{Authority, KeyRef, SecretRef};
 use crate::host::Host;
 use crate::pem;
 use crate::reference::ImageRef;
@@ -29,12 +31,14 @@ use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Annotation of a cosign signature layer holding the signing certificate.
-pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// The host's words when it found no signature it can verify (kubewarden-controller
+/// `crates/policy-fetcher/src/verify/mod.rs` `fetch_sigstore_remote_data`; recorded in
+/// `test_data/sessions/unsigned.yml` and `bundle-key-unsupported.yml`).
+pub const NO_SIGNATURES_FOUND: &str = "no signatures found";
 
-/// cosign's message when no certificate identity matches (`pkg/cosign/verify.go`).
-pub const NO_IDENTITY_MATCHED: &str =
-    "none of the expected identities matched what was in the certificate";
+/// The line added after a host's [`NO_SIGNATURES_FOUND`]: what the host skips (sigstore-rs 0.14
+/// `SignatureLayer::from_sigstore_bundle`, `../shared/reference/upstream-2026-12.md` §1.1).
+pub const UNSEEN_SIGNATURES: &str = "this host cannot see every kind of signature: Kubewarden 1.36+ (sigstore-rs 0.14) skips Sigstore bundles signed with a key (cosign v3 sign --key), bundles with a Rekor v2 entry and timestamp-only bundles, and Kubewarden before 1.36 sees no bundle at all: sign keyless, or with a key in the legacy format (cosign sign --key … --new-bundle-format=false)";
 
 /// A passing authority: its `authorityMatches` entry and, for signature authorities, the
 /// digest the host verified.
@@ -81,16 +85,18 @@ impl<'a> Checker<'a> {
         if let Some(key) = &authority.key {
             return self.check_key(key, name, image).map_err(|e| {
                 format!(
-                    "signature key validation failed for authority {name} for {}: {e}",
-                    image.raw()
+                    "signature key validation failed for authority {name} for {}: {}",
+                    image.raw(),
+                    with_unseen_signatures(e)
                 )
             });
         }
         if let Some(keyless) = &authority.keyless {
             return self.check_keyless(keyless, image).map_err(|e| {
                 format!(
-                    "signature keyless validation failed for authority {name} for {}: {e}",
-                    image.raw()
+                    "signature keyless validation failed for authority {name} for {}: {}",
+                    image.raw(),
+                    with_unseen_signatures(e)
                 )
             });
         }
@@ -150,132 +156,22 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
 
-    fn check_keyless(
-        &self,
-        keyless: &KeylessRef,
-        image: &ImageRef,
-    ) -> Result<AuthorityPass, String> {
-        let mut failures: Vec<String> = Vec::new();
-        let mut certificates: Option<Result<Vec<CertIdentity>, String>> = None;
-        for identity in &keyless.identities {
-            let pairs = match (&identity.issuer, &identity.subject) {
-                (Some(issuer), Some(subject)) => vec![(issuer.clone(), subject.clone())],
-                _ => {
-                    let certs =
-                        certificates.get_or_insert_with(|| self.signature_identities(image));
-                    match certs {
-                        Ok(certs) => match self.matching_pairs(identity, certs) {
-                            Ok(pairs) => pairs,
-                            Err(e) => {
-                                failures.push(e);
-                                continue;
-                            }
-                        },
-                        Err(e) => {
-                            failures.push(e.clone());
-                            continue;
-                        }
-                    }
-                }
-            };
-            if pairs.is_empty() {
-                failures.push(NO_IDENTITY_MATCHED.to_string());
-            }
-            for (issuer, subject) in pairs {
-                match self
-                    .host
-                    .verify_keyless_exact(image.raw(), &issuer, &subject)
-                {
-                    Ok(digest) => {
-                        return Ok(AuthorityPass {
-                            matches: json!({"signatures": [{"subject": subject, "issuer": issuer}]}),
-                            digest: Some(digest),
-                        });
-                    }
-                    Err(e) => failures.push(e.0),
-                }
-            }
-        }
-        failures.dedup();
-        Err(failures.join("\n"))
-    }
-
-    /// The (issuer, subject) pairs of `certs` satisfying `identity`'s exact values or
-    /// expressions, without duplicates, in certificate order.
-    fn matching_pairs(
-        &self,
-        identity: &Identity,
-        certs: &[CertIdentity],
-    ) -> Result<Vec<(String, String)>, String> {
-        let issuer_ok = self.predicate(&identity.issuer, &identity.issuer_reg_exp)?;
-        let subject_ok = self.predicate(&identity.subject, &identity.subject_reg_exp)?;
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for cert in certs {
-            let Some(issuer) = &cert.issuer else { continue };
-            if !issuer_ok(issuer) {
-                continue;
-            }
-            for subject in &cert.subjects {
-                let pair = (issuer.clone(), subject.clone());
-                if subject_ok(subject) && !pairs.contains(&pair) {
-                    pairs.push(pair);
-                }
-            }
-        }
-        Ok(pairs)
-    }
-
-    /// `exact` equality, else the unanchored expression `re`, else anything.
-    #[allow(clippy::type_complexity)]
-    fn predicate(
-        &self,
-        exact: &Option<String>,
-        re: &Option<String>,
-    ) -> Result<Box<dyn Fn(&str) -> bool>, String> {
-        if let Some(exact) = exact.clone() {
-            return Ok(Box::new(move |s: &str| s == exact));
-        }
-        let Some(re) = re else {
-            return Ok(Box::new(|_: &str| true));
-        };
-        let compiled = self
-            .regexes
-            .borrow_mut()
-            .entry(re.clone())
-            .or_insert_with(|| Regex::new(re).map_err(|e| format!("regex is invalid: {e}")))
-            .clone()?;
-        Ok(Box::new(move |s: &str| compiled.is_match(s)))
-    }
-
-    /// The identities of the certificates in the image's cosign signature manifest.
-    fn signature_identities(&self, image: &ImageRef) -> Result<Vec<CertIdentity>, String> {
-        let digest = match image.digest() {
-            Some(d) => d.to_string(),
-            None => self.host.manifest_digest(image.raw()).map_err(|e| e.0)?,
-        };
-        let Some((algorithm, hex)) = digest.split_once(':') else {
-            return Err(format!("the host returned an invalid digest {digest:?}"));
-        };
-        let signatures = format!("{}:{algorithm}-{hex}.sig", image.name_as_written());
-        let manifest = self.host.oci_manifest(&signatures).map_err(|e| e.0)?;
-        let mut identities = Vec::new();
-        for layer in manifest["layers"].as_array().into_iter().flatten() {
-            if let Some(pem) = layer["annotations"][CERTIFICATE_ANNOTATION].as_str()
-                && let Ok(identity) = certificate::identity_from_pem(pem)
-            {
-                identities.push(identity);
-            }
-        }
-        Ok(identities)
+/// `failure` with [`UNSEEN_SIGNATURES`] on a last line when the host said it found no
+/// signature (once, however many host calls said so).
+fn with_unseen_signatures(failure: String) -> String {
+    if failure.contains(NO_SIGNATURES_FOUND) {
+        format!("{failure}\n{UNSEEN_SIGNATURES}")
+    } else {
+        failure
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certificate::tests::ALICE;
-    use crate::cip::StaticRef;
+    use crate::cip::{Identity, KeylessRef, StaticRef};
     use crate::host::fake::FakeHost;
 
     const K1: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEk2SIAFL3NjsOkTvjt2QG54X7NzY5\n7KFe4WSAWsamZqtD2uI/7bvQDQWwx5+Z9U8z9ucV58RB3c/zI87vgrZJ9Q==\n-----END PUBLIC KEY-----\n";
@@ -305,7 +201,7 @@ mod tests {
         }
     }
 
-    fn keyless_authority(identities: Vec<Identity>) -> Authority {
+    pub(super) fn keyless_authority(identities: Vec<Identity>) -> Authority {
         Authority {
             name: Some("kl".into()),
             keyless: Some(KeylessRef {
@@ -317,7 +213,7 @@ mod tests {
         }
     }
 
-    fn img(s: &str) -> ImageRef {
+    pub(super) fn img(s: &str) -> ImageRef {
         ImageRef::parse(s).unwrap()
     }
 
@@ -400,6 +296,63 @@ mod tests {
         );
     }
 
+    /// A cosign v3 key-signed image (a Sigstore bundle the host skips): the host's words
+    /// first (`test_data/sessions/bundle-key-unsupported.yml`), then what the host cannot see.
+    #[test]
+    fn no_signatures_found_names_what_the_host_cannot_see() {
+        let v3 = "127.0.0.1:5000/demo/v3key:v1";
+        let host = FakeHost::default().answer(
+            &format!("verify_pub_key {v3} {K1}"),
+            Err(&format!("no signatures found for image: {v3} ")),
+        );
+        let c = Checker::new(&host);
+        assert_eq!(
+            c.check(&key_authority(K1), &img(v3)),
+            Err(format!(
+                "signature key validation failed for authority k for {v3}: no signatures found for image: {v3}\n{UNSEEN_SIGNATURES}"
+            ))
+        );
+        // Once, however many keys the host said it for; not for other failures.
+        let host = FakeHost::default()
+            .answer(
+                &format!("verify_pub_key {v3} {K1}"),
+                Err("no signatures found for image: x"),
+            )
+            .answer(
+                &format!("verify_pub_key {v3} {K2}"),
+                Err("no signatures found for image: x"),
+            );
+        let e = Checker::new(&host)
+            .check(&key_authority(&format!("{K1}{K2}")), &img(v3))
+            .unwrap_err();
+        assert_eq!(e.matches(UNSEEN_SIGNATURES).count(), 1);
+        assert!(e.ends_with(UNSEEN_SIGNATURES), "{e}");
+        let host = FakeHost::default().answer(
+            &format!("verify_pub_key {IMG} {K2}"),
+            Err("Image verification failed: missing signatures"),
+        );
+        let e = Checker::new(&host)
+            .check(&key_authority(K2), &img(IMG))
+            .unwrap_err();
+        assert!(!e.contains(UNSEEN_SIGNATURES), "{e}");
+        let keyless = keyless_authority(vec![Identity {
+            issuer: Some("https://accounts.example.com".into()),
+            subject: Some("alice@example.com".into()),
+            ..Default::default()
+        }]);
+        let host = FakeHost::default().answer(
+            &format!("verify_keyless_exact {v3} https://accounts.example.com alice@example.com"),
+            Err(&format!("no signatures found for image: {v3} ")),
+        );
+        let e = Checker::new(&host).check(&keyless, &img(v3)).unwrap_err();
+        assert!(
+            e.ends_with(&format!(
+                "no signatures found for image: {v3}\n{UNSEEN_SIGNATURES}"
+            )),
+            "{e}"
+        );
+    }
+
     #[test]
     fn key_from_secret() {
         let secret = |data: Value| {
@@ -465,137 +418,5 @@ mod tests {
                 "{prefix}cannot read secret \"s\": no fake answer for get_resource v1 Secret missing/s"
             ))
         );
-    }
-
-    fn exact(issuer: &str, subject: &str) -> Identity {
-        Identity {
-            issuer: Some(issuer.into()),
-            subject: Some(subject.into()),
-            ..Default::default()
-        }
-    }
-
-    const KL_IMG: &str = "127.0.0.1:5000/keyless/app:v1";
-    const KL_D: &str = "sha256:54d7a68826810e6b10a084c2058086101483de45bd698c380d34a69dddfab10e";
-
-    fn sig_manifest() -> String {
-        json!({"schemaVersion": 2, "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "annotations": {CERTIFICATE_ANNOTATION: ALICE}}]}).to_string()
-    }
-
-    #[test]
-    fn keyless_exact_any_identity() {
-        let host = FakeHost::default()
-            .answer(
-                &format!(
-                    "verify_keyless_exact {KL_IMG} https://accounts.example.com bob@example.com"
-                ),
-                Err("Image verification failed: missing signatures"),
-            )
-            .answer(
-                &format!(
-                    "verify_keyless_exact {KL_IMG} https://accounts.example.com alice@example.com"
-                ),
-                Ok(KL_D),
-            );
-        let c = Checker::new(&host);
-        let a = keyless_authority(vec![
-            exact("https://accounts.example.com", "bob@example.com"),
-            exact("https://accounts.example.com", "alice@example.com"),
-        ]);
-        assert_eq!(
-            c.check(&a, &img(KL_IMG)),
-            Ok(AuthorityPass {
-                matches: json!({"signatures": [{"subject": "alice@example.com", "issuer": "https://accounts.example.com"}]}),
-                digest: Some(KL_D.into())
-            })
-        );
-        let only_bob = keyless_authority(vec![exact(
-            "https://accounts.example.com",
-            "bob@example.com",
-        )]);
-        assert_eq!(
-            c.check(&only_bob, &img(KL_IMG)),
-            Err(format!(
-                "signature keyless validation failed for authority kl for {KL_IMG}: Image verification failed: missing signatures"
-            ))
-        );
-    }
-
-    #[test]
-    fn keyless_regexp_reads_certificates_then_verifies_exactly() {
-        let host = FakeHost::default()
-            .answer(&format!("manifest_digest {KL_IMG}"), Ok(KL_D))
-            .answer(
-                &format!(
-                    "oci_manifest 127.0.0.1:5000/keyless/app:sha256-{}.sig",
-                    &KL_D[7..]
-                ),
-                Ok(&sig_manifest()),
-            )
-            .answer(
-                &format!(
-                    "verify_keyless_exact {KL_IMG} https://accounts.example.com alice@example.com"
-                ),
-                Ok(KL_D),
-            );
-        let c = Checker::new(&host);
-        let a = keyless_authority(vec![Identity {
-            issuer_reg_exp: Some("accounts\\.example".into()),
-            subject_reg_exp: Some("@example\\.com$".into()),
-            ..Default::default()
-        }]);
-        assert_eq!(
-            c.check(&a, &img(KL_IMG)).unwrap().digest.as_deref(),
-            Some(KL_D)
-        );
-        assert_eq!(
-            host.calls(),
-            vec![
-                format!("manifest_digest {KL_IMG}"),
-                format!(
-                    "oci_manifest 127.0.0.1:5000/keyless/app:sha256-{}.sig",
-                    &KL_D[7..]
-                ),
-                format!(
-                    "verify_keyless_exact {KL_IMG} https://accounts.example.com alice@example.com"
-                ),
-            ]
-        );
-        let nobody = keyless_authority(vec![Identity {
-            issuer: Some("https://accounts.example.com".into()),
-            subject_reg_exp: Some("^bob@".into()),
-            ..Default::default()
-        }]);
-        assert_eq!(
-            c.check(&nobody, &img(KL_IMG)),
-            Err(format!(
-                "signature keyless validation failed for authority kl for {KL_IMG}: {NO_IDENTITY_MATCHED}"
-            ))
-        );
-    }
-
-    #[test]
-    fn keyless_regexp_on_pinned_image_skips_resolution() {
-        let pinned = format!("127.0.0.1:5000/keyless/app:v1@{KL_D}");
-        let host = FakeHost::default().answer(
-            &format!(
-                "oci_manifest 127.0.0.1:5000/keyless/app:sha256-{}.sig",
-                &KL_D[7..]
-            ),
-            Err("manifest unknown"),
-        );
-        let c = Checker::new(&host);
-        let a = keyless_authority(vec![Identity {
-            issuer_reg_exp: Some(".*".into()),
-            subject_reg_exp: Some(".*".into()),
-            ..Default::default()
-        }]);
-        assert_eq!(
-            c.check(&a, &img(&pinned)),
-            Err(format!(
-                "signature keyless validation failed for authority kl for {pinned}: manifest unknown"
-            ))
-        );
-        assert_eq!(host.calls().len(), 1);
     }
 }
