@@ -23,7 +23,16 @@
 //!   yaml`), or the `config-policy-controller` ConfigMap, whose
 //!   `data.no-match-policy` gives the no-match policy (`deny`, `warn`, `allow`;
 //!   any other value is reported and means `deny`, as in policy-controller).
-//!   Any other document is reported (`note: …`) and skipped.
+//!   Any other document is reported (`note: …`) and skipped. Each document is
+//!   parsed on its own (`documents.rs`): one that is not valid YAML is
+//!   reported with the parser's line and column in its file, counted as
+//!   dropped, and the other documents are still read:
+//!
+//!   ```text
+//!   dropped: a document that is not valid YAML (cips.yaml, document 3):
+//!     found unknown escape character at line 23 column 41, while parsing a quoted scalar at line 23 column 26
+//!     in a double-quoted YAML string a backslash starts an escape sequence: write \\ for a backslash ("https://github\\.com/.*"), or single-quote the string ('https://github\.com/.*')
+//!   ```
 //! - `--policy`: the annotated module (`make annotated-policy.wasm`). Its
 //!   `io.kubewarden.metadata` gives `rules`, `mutating`, `backgroundAudit`,
 //!   `contextAwareResources`, the `io.kubewarden.policy.category`/`severity`
@@ -71,10 +80,23 @@
 //! equivalent, an overridden no-match policy) and `warning: …` (an unknown
 //! `no-match-policy`).
 //!
-//! Exit codes: 0 every CIP (or none) carried over; 2 some dropped (the
-//! output is still written); 1 fatal error (`Error: …`, nothing written).
+//! (`, N documents dropped as not valid YAML` after `dropped` when there are
+//! any).
+//!
+//! Exit codes: 0 every CIP carried over; 2 some CIPs or documents dropped
+//! (the output is still written, without them); 1 fatal error (`Error: …` as
+//! the last line, nothing written), including an input from which no CIP at
+//! all is carried over (none in it, or every one dropped): a
+//! ClusterAdmissionPolicy without CIPs would give every image the no-match
+//! policy (deny everything, by default), so none is written:
+//!
+//! ```text
+//! Error: no ClusterImagePolicy in the input: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would deny every image (noMatchPolicy deny)
+//! ```
+//!
 //! (clap's usage errors exit with 2 too, with nothing on stdout.)
 
+mod documents;
 mod inputs;
 mod output;
 
@@ -93,11 +115,11 @@ use crate::metadata::Metadata;
 use crate::module::{METADATA_SECTION, PolicyInstance, PolicyModule};
 use crate::settings::PolicySettings;
 
-pub use inputs::{Cip, ConfigNoMatch, Inputs, Origin, Source, clean_cip, read_sources};
+pub use inputs::{Cip, ConfigNoMatch, Inputs, Origin, Source, Unparsed, clean_cip, read_sources};
 use output::{check_name, cluster_admission_policy, default_module, to_yaml};
 
-/// Exit code when some CIPs could not be carried over.
-pub const EXIT_DROPPED: i32 = 2;
+/// Exit code when some CIPs, or documents that are not valid YAML, could not be carried over.
+pub const EXIT_DROPPED: u8 = 2;
 
 /// Name of policy-controller's ConfigMap (`pkg/config/store.go`).
 pub const CONFIG_MAP_NAME: &str = "config-policy-controller";
@@ -308,23 +330,55 @@ fn cips(n: usize) -> String {
     }
 }
 
+/// "1 document" / "2 documents".
+fn documents(n: usize) -> String {
+    if n == 1 {
+        "1 document".to_owned()
+    } else {
+        format!("{n} documents")
+    }
+}
+
+/// `dropped: <what>:` and the reasons, one indented line each.
+fn dropped_report(what: &str, reasons: &[String]) -> String {
+    let mut text = format!("dropped: {what}:");
+    for line in reasons {
+        text.push_str("\n  ");
+        text.push_str(line);
+    }
+    text
+}
+
 /// What [`migrate`] produced.
 #[derive(Debug)]
 pub struct Migration {
-    /// The ClusterAdmissionPolicy, as YAML (with a header comment).
-    pub yaml: String,
-    /// Lines for stderr (notes, dropped CIPs, the summary last).
+    /// The ClusterAdmissionPolicy, as YAML (with a header comment), or why nothing is written.
+    pub output: Output,
+    /// Lines for stderr (notes, dropped CIPs and documents, the summary last).
     pub messages: Vec<String>,
     /// How many CIPs were carried over.
     pub carried: usize,
     /// The CIPs that were not.
     pub dropped: Vec<Dropped>,
+    /// The documents that are not valid YAML.
+    pub unparsed: Vec<Unparsed>,
+}
+
+/// The result of [`migrate`]: a ClusterAdmissionPolicy to write, or none.
+#[derive(Debug)]
+pub enum Output {
+    /// The YAML to write.
+    Yaml(String),
+    /// No ClusterImagePolicy could be carried over: nothing is written, for this reason (a
+    /// ClusterAdmissionPolicy without CIPs would give every image the no-match policy).
+    Nothing(String),
 }
 
 /// Does the work of `cip-runner migrate` without printing anything.
 ///
 /// # Errors
-/// See the module documentation (exit code 1).
+/// See the module documentation (exit code 1). No ClusterImagePolicy to carry over is not an
+/// error here but [`Output::Nothing`], so that the messages are still printed.
 pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     check_name(&args.name)?;
     let bytes = std::fs::read(&args.policy)
@@ -337,17 +391,12 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
 
     let mut messages = Vec::new();
     let sources = read_sources(&args.inputs, &mut messages)?;
-    let mut inputs = Inputs::parse(&sources)?;
+    let mut inputs = Inputs::parse(&sources);
     messages.append(&mut inputs.messages);
     let (no_match, no_match_source) = inputs.no_match_policy(args.no_match_policy);
     messages.append(&mut inputs.messages);
     let total = inputs.cips.len();
-    if total == 0 {
-        messages.push(format!(
-            "note: no ClusterImagePolicy in the input: every image falls to noMatchPolicy {}",
-            no_match.as_str()
-        ));
-    }
+    let unparsed = std::mem::take(&mut inputs.unparsed);
 
     let module = PolicyModule::from_bytes(&bytes)
         .with_context(|| format!("cannot load policy module {}", args.policy.display()))?;
@@ -360,26 +409,59 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     let (settings, dropped) = validate(&instance, no_match, std::mem::take(&mut inputs.cips))?;
     let carried = total - dropped.len();
 
+    for u in &unparsed {
+        messages.push(dropped_report(
+            &format!("a document that is not valid YAML ({})", u.origin),
+            &u.reasons,
+        ));
+    }
     for d in &dropped {
         let name = if d.cip.name.is_empty() {
-            "without a name".to_owned()
+            "without a name"
         } else {
-            d.cip.name.clone()
+            &d.cip.name
         };
-        let mut text = format!("dropped: ClusterImagePolicy {name} ({}):", d.cip.origin);
-        for line in &d.reasons {
-            text.push_str("\n  ");
-            text.push_str(line);
-        }
-        messages.push(text);
+        messages.push(dropped_report(
+            &format!("ClusterImagePolicy {name} ({})", d.cip.origin),
+            &d.reasons,
+        ));
     }
-    let summary = format!(
-        "{} carried over, {} dropped; noMatchPolicy {} (from {no_match_source})",
+    let not_yaml = if unparsed.is_empty() {
+        String::new()
+    } else {
+        format!(", {} dropped as not valid YAML", documents(unparsed.len()))
+    };
+    let counts = format!(
+        "{} carried over, {} dropped{not_yaml}; noMatchPolicy {}",
         cips(carried),
         dropped.len(),
         no_match.as_str()
     );
-    messages.push(format!("summary: {summary}"));
+    messages.push(format!("summary: {counts} (from {no_match_source})"));
+
+    if carried == 0 {
+        let every_image = match no_match {
+            NoMatchPolicy::Deny => "deny every image",
+            NoMatchPolicy::Warn => "admit every image with a warning",
+            NoMatchPolicy::Allow => "admit every image",
+        };
+        let what = if total == 0 && unparsed.is_empty() {
+            "no ClusterImagePolicy in the input".to_owned()
+        } else {
+            format!("no ClusterImagePolicy could be carried over ({counts})")
+        };
+        let why = format!(
+            "{what}: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would {every_image} (noMatchPolicy {})",
+            no_match.as_str()
+        );
+        return Ok(Migration {
+            output: Output::Nothing(why),
+            messages,
+            carried,
+            dropped,
+            unparsed,
+        });
+    }
 
     let cap = cluster_admission_policy(&args.name, &module_uri, &metadata, args.opt_out, settings)?;
     let mut header = String::from(
@@ -388,18 +470,17 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     for source in &sources {
         header.push_str(&format!("#   {}\n", source.name));
     }
-    header.push_str(&format!(
-        "# {} carried over, {} dropped; noMatchPolicy {}\n# ({no_match_source}).\n",
-        cips(carried),
-        dropped.len(),
-        no_match.as_str()
-    ));
+    header.push_str(&format!("# {counts}\n# ({no_match_source}).\n"));
     if !dropped.is_empty() {
         let names: Vec<&str> = dropped.iter().map(|d| d.cip.name.as_str()).collect();
         header.push_str(&format!(
             "# Not carried over (`cip-runner migrate` reports why): {}.\n",
             names.join(", ")
         ));
+    }
+    if !unparsed.is_empty() {
+        let origins: Vec<String> = unparsed.iter().map(|u| u.origin.to_string()).collect();
+        header.push_str(&format!("# Not valid YAML: {}.\n", origins.join("; ")));
     }
     header.push_str(if args.opt_out {
         "# Opt-out: every namespace is checked but those labelled policy.sigstore.dev/exclude.\n"
@@ -408,39 +489,49 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     });
     let yaml = header + &to_yaml(&cap)?;
     Ok(Migration {
-        yaml,
+        output: Output::Yaml(yaml),
         messages,
         carried,
         dropped,
+        unparsed,
     })
 }
 
-/// `cip-runner migrate`: [`migrate`], then the messages on stderr and the
-/// YAML on stdout or in `-o FILE`. Returns the exit code: 0, or
-/// [`EXIT_DROPPED`] when CIPs were dropped.
+/// `cip-runner migrate`: [`migrate`], then the messages on stderr and the YAML on stdout or in
+/// `-o FILE`. Returns the exit code: 0, or [`EXIT_DROPPED`] when CIPs or documents were
+/// dropped.
 ///
 /// # Errors
-/// As [`migrate`]; the output file cannot be written.
-pub fn run(args: &MigrateArgs) -> Result<i32> {
+/// As [`migrate`]; no ClusterImagePolicy to carry over (after the messages, nothing written);
+/// the output file cannot be written.
+pub fn run(args: &MigrateArgs) -> Result<u8> {
     let migration = migrate(args)?;
+    {
+        let mut stderr = std::io::stderr().lock();
+        for line in &migration.messages {
+            writeln!(stderr, "{line}")?;
+        }
+    }
+    let yaml = match &migration.output {
+        Output::Yaml(yaml) => yaml,
+        Output::Nothing(why) => bail!("{why}"),
+    };
     match args.output.as_deref() {
-        Some(path) if path != Path::new("-") => std::fs::write(path, &migration.yaml)
+        Some(path) if path != Path::new("-") => std::fs::write(path, yaml)
             .with_context(|| format!("cannot write {}", path.display()))?,
         _ => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(migration.yaml.as_bytes())?;
+            stdout.write_all(yaml.as_bytes())?;
             stdout.flush()?;
         }
     }
-    let mut stderr = std::io::stderr().lock();
-    for line in &migration.messages {
-        writeln!(stderr, "{line}")?;
-    }
-    Ok(if migration.dropped.is_empty() {
-        0
-    } else {
-        EXIT_DROPPED
-    })
+    Ok(
+        if migration.dropped.is_empty() && migration.unparsed.is_empty() {
+            0
+        } else {
+            EXIT_DROPPED
+        },
+    )
 }
 
 #[cfg(test)]

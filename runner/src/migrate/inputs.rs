@@ -5,9 +5,10 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use serde_yaml::{Mapping, Value};
 
+use super::documents;
 use super::{CONFIG_MAP_NAME, NO_MATCH_POLICY_KEY, NoMatchPolicy};
 
 /// Where a document comes from: file, 1-based document number, `items[]`
@@ -62,8 +63,20 @@ pub struct Inputs {
     pub cips: Vec<Cip>,
     /// From the last `config-policy-controller` ConfigMap, if any.
     pub config: Option<ConfigNoMatch>,
+    /// The documents that are not valid YAML, in input order.
+    pub unparsed: Vec<Unparsed>,
     /// `note: …` / `warning: …` lines for stderr.
     pub messages: Vec<String>,
+}
+
+/// A document that is not valid YAML: nothing in it is read, and it counts as dropped.
+#[derive(Debug, Clone)]
+pub struct Unparsed {
+    /// Where it is.
+    pub origin: Origin,
+    /// The parser's message, with the line and column in the file, then a hint when there is
+    /// one.
+    pub reasons: Vec<String>,
 }
 
 /// A file's contents and the name to report.
@@ -184,34 +197,33 @@ fn value_type(value: &Value) -> &'static str {
 
 impl Inputs {
     /// Parses every document of every source.
-    ///
-    /// # Errors
-    /// A document that is not YAML.
-    pub fn parse(sources: &[Source]) -> Result<Self> {
+    pub fn parse(sources: &[Source]) -> Self {
         let mut inputs = Self::default();
         for source in sources {
-            inputs.add_source(source)?;
+            inputs.add_source(source);
         }
-        Ok(inputs)
+        inputs
     }
 
-    /// Parses one source's documents.
-    ///
-    /// # Errors
-    /// A document that is not YAML.
-    pub fn add_source(&mut self, source: &Source) -> Result<()> {
-        use serde::Deserialize;
-        for (n, document) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
+    /// Parses one source's documents, each on its own (`documents::split`): a document that
+    /// is not valid YAML goes to [`Inputs::unparsed`] and the next ones are still read.
+    pub fn add_source(&mut self, source: &Source) {
+        for (n, document) in documents::split(&source.text).iter().enumerate() {
             let origin = Origin {
                 file: source.name.clone(),
                 document: n + 1,
                 items: Vec::new(),
             };
-            let value =
-                Value::deserialize(document).map_err(|e| anyhow!("cannot parse {origin}: {e}"))?;
-            self.add_document(&value, origin);
+            match documents::parse(document) {
+                Ok(value) => self.add_document(&value, origin),
+                Err(message) => {
+                    let hint = documents::hint(&message);
+                    let mut reasons = vec![message];
+                    reasons.extend(hint.map(str::to_owned));
+                    self.unparsed.push(Unparsed { origin, reasons });
+                }
+            }
         }
-        Ok(())
     }
 
     /// Sorts one document (or `List` item) into CIPs, the ConfigMap, or a note.
@@ -229,35 +241,36 @@ impl Inputs {
             }
         };
         let (kind, name) = kind_and_name(map);
-        if kind == "ClusterImagePolicy" {
-            self.cips.push(Cip {
+        match kind {
+            "ClusterImagePolicy" => self.cips.push(Cip {
                 origin,
                 name: name.to_owned(),
                 manifest: clean_cip(map),
-            });
-        } else if kind.ends_with("List")
-            && let Some(Value::Sequence(items)) = map.get("items")
-        {
-            if items.is_empty() {
-                self.messages
-                    .push(format!("note: {origin}: the {kind} has no items"));
+            }),
+            "ConfigMap" if name == CONFIG_MAP_NAME => self.add_config_map(map, origin),
+            list if list.ends_with("List")
+                && let Some(Value::Sequence(items)) = map.get("items") =>
+            {
+                if items.is_empty() {
+                    self.messages
+                        .push(format!("note: {origin}: the {kind} has no items"));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let mut item_origin = origin.clone();
+                    item_origin.items.push(i);
+                    self.add_document(item, item_origin);
+                }
             }
-            for (i, item) in items.iter().enumerate() {
-                let mut item_origin = origin.clone();
-                item_origin.items.push(i);
-                self.add_document(item, item_origin);
+            _ => {
+                let what = match (kind, name) {
+                    ("", _) => "a document without kind".to_owned(),
+                    (kind, "") => format!("a {kind}"),
+                    (kind, name) => format!("{kind} {name}"),
+                };
+                self.messages.push(format!(
+                    "note: {origin}: skipped {what}: not a ClusterImagePolicy, a List of them or the {CONFIG_MAP_NAME} ConfigMap"
+                ));
             }
-        } else if kind == "ConfigMap" && name == CONFIG_MAP_NAME {
-            self.add_config_map(map, origin);
-        } else {
-            let what = match (kind, name) {
-                ("", _) => "a document without kind".to_owned(),
-                (kind, "") => format!("a {kind}"),
-                (kind, name) => format!("{kind} {name}"),
-            };
-            self.messages.push(format!(
-                "note: {origin}: skipped {what}: not a ClusterImagePolicy, a List of them or the {CONFIG_MAP_NAME} ConfigMap"
-            ));
         }
     }
 
@@ -365,7 +378,6 @@ mod tests {
             name: "f.yaml".into(),
             text: text.into(),
         }])
-        .expect("yaml")
     }
 
     #[test]
