@@ -112,13 +112,37 @@ fn first_error(bytes: &[u8]) -> String {
 }
 
 /// `<path>: <message>`, `.` being the root. serde_json's ` at line L column C` is cut: it counts
-/// in the JSON the host built from the user's YAML, which would only mislead.
+/// in the JSON the host built from the user's YAML, which would only mislead. A string value
+/// serde quotes (`invalid type: string "…", expected struct KeyRef`) that holds a private key is
+/// not shown ([`crate::pem::shown`]).
 fn render(path: &serde_path_to_error::Path, message: &str) -> String {
     let message = match message.rsplit_once(" at line ") {
         Some((text, _)) => text,
         None => message,
     };
-    format!("{path}: {message}")
+    format!("{path}: {}", without_private_keys(message))
+}
+
+/// `message`, with a quoted string that holds a private key replaced by
+/// [`crate::pem::PRIVATE_KEY_SHOWN_AS`] (the whole message when it cannot be cut out).
+fn without_private_keys(message: &str) -> String {
+    let quoted = message.split_once("string \"").and_then(|(before, rest)| {
+        rest.rsplit_once("\", expected ")
+            .map(|(q, after)| (before, q, after))
+    });
+    match quoted {
+        Some((before, quoted, after)) if crate::pem::shown(quoted) != quoted => format!(
+            "{before}string {}, expected {after}",
+            crate::pem::PRIVATE_KEY_SHOWN_AS
+        ),
+        _ if crate::pem::shown(message) != message => {
+            format!(
+                "a value that holds a private key ({})",
+                crate::pem::PRIVATE_KEY_SHOWN_AS
+            )
+        }
+        _ => message.to_string(),
+    }
 }
 
 /// Decodes `value` as `T`, taking out each value that does not decode, until it does. Returns
@@ -368,6 +392,28 @@ mod tests {
             [".: invalid type: string \"a\", expected a sequence"]
         );
         assert_eq!(decoded, None);
+    }
+
+    /// serde quotes a string of the wrong type; a private key in it is not shown.
+    #[test]
+    fn private_keys_in_type_errors_are_not_shown() {
+        let private = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIK\n-----END EC PRIVATE KEY-----\n";
+        assert_eq!(
+            errors(
+                json!({"policies": [{"metadata": {"name": "a"}, "spec": {"authorities": [{"key": private}]}}]})
+            ),
+            [
+                "policies[0].spec.authorities[0].key: invalid type: string <private key, not shown>, expected struct KeyRef"
+            ]
+        );
+        assert_eq!(
+            without_private_keys("unknown variant `PRIVATE KEY`, expected `x`"),
+            "a value that holds a private key (<private key, not shown>)"
+        );
+        assert_eq!(
+            without_private_keys("invalid type: string \"pass\", expected a boolean"),
+            "invalid type: string \"pass\", expected a boolean"
+        );
     }
 
     #[test]
