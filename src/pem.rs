@@ -10,8 +10,9 @@
 //! of a PEM block (a Secret's value pasted), a key body without its PEM lines, a placeholder
 //! (`...`, `<your key>`). Upstream's `UnmarshalPEMToPublicKey` (sigstore/sigstore
 //! `pkg/cryptoutils/publickey.go` L50-64) also takes PKCS#1 `RSA PUBLIC KEY` blocks; the host
-//! verifies with SubjectPublicKeyInfo (`PUBLIC KEY`) keys only, so such a block is refused here,
-//! with the command that converts it.
+//! reads the key with sigstore-rs, which decodes a SubjectPublicKeyInfo only
+//! (`CosignVerificationKey::try_from_pem`/`try_from_der`, `src/crypto/verification_key.rs`
+//! L151-164), so such a block is refused here, with the command that converts it.
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
