@@ -155,7 +155,18 @@ fn collect<T: DeserializeOwned>(mut value: Value) -> (Vec<String>, Option<T>) {
     // The last path taken out and how many replacements it has had.
     let mut last: Option<(String, usize)> = None;
     loop {
-        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+        // Decoded from its JSON text rather than from the value: the module then holds one
+        // path-tracking instance of the model's decoders (the one `first_error` needs too), not
+        // a second one for `serde_json::Value` (about 100 KB of wasm).
+        let text = match serde_json::to_vec(&value) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(format!(".: {e}"));
+                return (errors, None);
+            }
+        };
+        let de = &mut serde_json::Deserializer::from_slice(&text);
+        let error = match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(decoded) => return (errors, Some(decoded)),
             Err(e) => e,
         };
