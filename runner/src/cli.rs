@@ -39,6 +39,12 @@ pub enum Command {
         after_help = "Exit codes: 0 valid (the answer on stdout); 1 invalid (`Error: Provided settings are not valid: <message>` on stderr, as `run`) or any other error; 2 a usage error."
     )]
     ValidateSettings(ValidateSettingsArgs),
+    /// Print the AdmissionRequest for creating the object of a Kubernetes
+    /// manifest (a Pod, a Deployment, …), for `run --request-path`.
+    #[command(
+        after_help = "Exit codes: 0 the request was printed; 1 an error (the manifest cannot be read or parsed, holds no object or several without --object); 2 a usage error."
+    )]
+    Request(crate::manifest::RequestArgs),
     /// Add Kubewarden metadata to a WebAssembly module (as `kwctl annotate`).
     #[command(after_help = "Exit codes: 0 written; 1 an error; 2 a usage error.")]
     Annotate(AnnotateArgs),

@@ -24,6 +24,9 @@
 //! embeds the metadata as `kwctl annotate` does ([`annotate`]); `run
 //! --allow-context-aware` then grants the module's `contextAwareResources`.
 //!
+//! `cip-runner request deployment.yaml` prints the AdmissionRequest for
+//! creating the manifest's object, for `run --request-path` ([`manifest`]).
+//!
 //! `cip-runner migrate --policy annotated-policy.wasm cips.yaml config.yaml`
 //! turns policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy
 //! ([`migrate`]).
@@ -63,6 +66,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod host;
+pub mod manifest;
 pub mod metadata;
 pub mod migrate;
 pub mod module;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run(args).map(|()| 0),
         Command::ValidateSettings(args) => commands::validate_settings(args).map(|()| 0),
+        Command::Request(args) => cip_runner::manifest::run(args).map(|()| 0),
         Command::Annotate(args) => commands::annotate(args).map(|()| 0),
         Command::Migrate(args) => commands::migrate(args),
         Command::Bench(args) => cip_runner::bench::run(args).map(|()| 0),
