@@ -870,3 +870,82 @@ V3KEY=127.0.0.1:5000/demo/v3key:v1
   allowed false
   [ "$(message)" = "validation failed: failed policy: bob-anywhere: spec.containers[0].image"$'\n'"$KEYLESS signature keyless validation failed for authority authority-0 for $KEYLESS: none of the expected identities matched what was in the certificate, got subjects [alice@example.com] with issuer https://accounts.example.com"$'\n'"expected: issuer https://accounts.example.com, subject matching ^bob@" ]
 }
+
+# --- Settings messages and the README's offline workflow ---------------------------------
+
+@test "settings messages: every type error at once, and the other checks on what decodes" {
+  policy test_data/settings/type-errors.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *'Provided settings are not valid: noMatchPolicy: invalid type: boolean `true`, expected one of `deny`, `warn`, `allow`'$'\n''regoTimeoutMilliseconds: invalid type: string "1s", expected u64'$'\n''policies[0].spec.images[0].regex: unknown field `regex`, expected `glob`'$'\n''policies[2].spec.images: invalid type: string "ghcr.io/**", expected a sequence'$'\n''policies[1] (bad-mode): invalid value: garbage: spec.mode'$'\n''unsupported mode'* ]]
+}
+
+@test "settings messages: a ClusterImagePolicy given as the whole settings says to put it under policies:" {
+  policy test_data/cips/chainguard-image-policy.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'Provided settings are not valid: the settings are a ClusterImagePolicy manifest (ClusterImagePolicy chainguard-image-policy), not the policy'"'"'s settings: the settings are a mapping with the ClusterImagePolicies in a list under `policies:`'* ]]
+}
+
+@test "settings messages: key.data left as a placeholder says so, after upstream's line" {
+  policy test_data/settings/key-placeholder.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (custom-key): invalid value: -----BEGIN PUBLIC KEY-----'$'\n''...'$'\n''-----END PUBLIC KEY-----'$'\n'': spec.authorities[0].key.data'$'\n''a placeholder (`...`), not a key: replace it with the public key in PEM format (the contents of cosign.pub)'* ]]
+}
+
+@test "settings messages: a private key in key.data is named and never shown" {
+  policy test_data/settings/key-private.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (signed-by-release-key): invalid value: <private key, not shown>: spec.authorities[0].key.data'$'\n''a private key (a "-----BEGIN PRIVATE KEY-----" block): '* ]]
+  [[ "$stderr" != *MIGHAgEAMBMG* ]]
+  [[ "$stderr" != *9yZZI09RRY4p* ]]
+}
+
+@test "README: a glob docker.io/library/nginx* never matches nginx: refused, naming index.docker.io/library/nginx*" {
+  policy test_data/settings/glob-docker-io.yaml "$(with_image test_data/requests/pod.json nginx)"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'invalid value: docker.io/library/nginx*: spec.images[0].glob'*'write index.docker.io/library/nginx*'* ]]
+  sed 's|glob: "docker.io/library/nginx\*"|glob: "index.docker.io/library/nginx*"|' test_data/settings/glob-docker-io.yaml >"$BATS_TEST_TMPDIR/index.yaml"
+  grep -q 'glob: "index.docker.io/library/nginx\*"' "$BATS_TEST_TMPDIR/index.yaml"
+  policy "$BATS_TEST_TMPDIR/index.yaml" "$(with_image test_data/requests/pod.json nginx)"
+  allowed true
+}
+
+@test "README: its jq program turns a manifest into a request the policy decides" {
+  program=$(awk '/<!-- manifest-to-request/{f=1;next} /<!-- \/manifest-to-request/{f=0} f' README.md \
+    | sed -n "/^jq '/,/' \\\\\$/p" | sed -e "1s/^jq '//" -e "\$s/' \\\\\$//")
+  [ -n "$program" ]
+  jq '.object' test_data/requests/deployment.json >"$BATS_TEST_TMPDIR/deployment.json"
+  jq "$program" "$BATS_TEST_TMPDIR/deployment.json" >"$BATS_TEST_TMPDIR/request.json"
+  [ "$(jq -c '[.kind, .resource, .operation, .namespace, .name]' "$BATS_TEST_TMPDIR/request.json")" = "$(jq -c '[.kind, .resource, .operation, .namespace, .name]' test_data/requests/deployment.json)" ]
+  policy test_data/settings/seed-step2.yaml "$BATS_TEST_TMPDIR/request.json"
+  allowed false
+  [ "$(message)" = $'validation failed: no matching policies: spec.template.spec.containers[0].image\nnginx' ]
+}
+
+@test "README: the seed-scenario table is what make demo prints" {
+  run --separate-stderr env KWCTL="$KWCTL" POLICY="$POLICY" bash scripts/demo.sh
+  [ "$status" -eq 0 ]
+  demo=$(awk '
+    /ClusterImagePolicies: / { s = $0; sub(/.*\(/, "", s); sub(/\)$/, "", s); sub(/.*\//, "", s); session = "none"; next }
+    /request: .*image = / { image = $0; sub(/.*image = /, "", image); next }
+    /host capabilities: replayed from / { session = $0; sub(/.*replayed from /, "", session); sub(/ .*/, "", session); sub(/.*\//, "", session); next }
+    /verdict: / { v = ($0 ~ /ADMITTED/) ? "admitted" : "denied"; printf "%s|%s|%s|%s", s, session, image, v; open = 1; first = 1; next }
+    open && /^      / { line = $0; sub(/^      /, "", line); printf "%s%s", (first ? ": " : "\\n"), line; first = 0; next }
+    open && /^$/ { print ""; open = 0 }
+  ' <<<"$output")
+  table=$(awk -F'|' '
+    function code(text) { return match(text, /`[^`]*`/) ? substr(text, RSTART + 1, RLENGTH - 2) : "" }
+    /^## The seed scenario/ { f = 1; next }
+    /^## / { f = 0 }
+    f && /^\| / && !/^\| step/ && !/^\|---/ {
+      session = ($4 ~ /none/) ? "none" : code($4)
+      if ($6 ~ /admitted, mutated: /) v = "admitted: mutation: " code($6)
+      else if ($6 ~ /admitted/) v = "admitted"
+      else v = "denied: " code($6)
+      print code($3) "|" session "|" code($5) "|" v
+    }
+  ' README.md)
+  echo "demo:"; echo "$demo"; echo "table:"; echo "$table"
+  [ "$(wc -l <<<"$table")" -eq 7 ]
+  [ "$demo" = "$table" ]
+}

@@ -17,16 +17,17 @@
 //! ConfigMap (`pkg/config/store.go` L66-76), except that an unknown value is a settings error
 //! here (upstream silently treats it as `deny`).
 
+pub mod decode;
+
 use crate::cip::ClusterImagePolicy;
 use crate::cip::validation::{self, FieldError};
 use crate::rego;
 use crate::trust::{self, HostSigstoreTrust};
-use serde::Deserialize;
-use std::collections::BTreeMap;
+use serde::{Deserialize, Deserializer};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What happens to an image that no CIP matches.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NoMatchPolicy {
     /// Reject with `no matching policies` (upstream's default).
     #[default]
@@ -35,6 +36,38 @@ pub enum NoMatchPolicy {
     Warn,
     /// Admit silently.
     Allow,
+}
+
+impl NoMatchPolicy {
+    /// The values, as written in the settings (policy-controller's, case-sensitive).
+    pub const VALUES: [&'static str; 3] = ["deny", "warn", "allow"];
+}
+
+/// A string among [`NoMatchPolicy::VALUES`]. Anything else is an error that lists them:
+/// `unknown variant \`Deny\`, expected one of \`deny\`, \`warn\`, \`allow\`` for another string,
+/// `invalid type: boolean \`true\`, expected one of \`deny\`, \`warn\`, \`allow\`` for another type
+/// (a derived enum would say `expected enum NoMatchPolicy`).
+impl<'de> Deserialize<'de> for NoMatchPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Values;
+        impl serde::de::Visitor<'_> for Values {
+            type Value = NoMatchPolicy;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one of `deny`, `warn`, `allow`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<NoMatchPolicy, E> {
+                match value {
+                    "deny" => Ok(NoMatchPolicy::Deny),
+                    "warn" => Ok(NoMatchPolicy::Warn),
+                    "allow" => Ok(NoMatchPolicy::Allow),
+                    other => Err(E::unknown_variant(other, &NoMatchPolicy::VALUES)),
+                }
+            }
+        }
+        deserializer.deserialize_str(Values)
+    }
 }
 
 /// Default Rego time budget, in milliseconds.
@@ -97,21 +130,31 @@ impl Default for Settings {
 impl Settings {
     /// Decodes settings JSON and applies upstream's CIP defaults.
     ///
-    /// Errors: a message naming the offending path (`policies[0].spec.images[0]: unknown field
-    /// \`regex\`, expected \`glob\``). `null` or an empty document means default settings.
+    /// Errors: every decode error, one per line, each naming its path
+    /// (`policies[0].spec.images[0].regex: unknown field \`regex\`, expected \`glob\``), or one
+    /// message for a manifest given in place of the settings (see [`decode::undecodable`]).
+    /// `null` or an empty document means default settings.
     pub fn from_json(bytes: &[u8]) -> Result<Settings, String> {
+        Self::decode(bytes).map_err(|u| u.errors.join("\n"))
+    }
+
+    /// [`Settings::from_json`], with what did decode kept on error.
+    fn decode(bytes: &[u8]) -> Result<Settings, decode::Undecodable> {
         let trimmed = bytes.trim_ascii();
         if trimmed.is_empty() || trimmed == b"null" {
             return Ok(Settings::default());
         }
         if trimmed.first() != Some(&b'{') {
-            return Err("settings must be a mapping (a YAML/JSON object)".to_string());
+            return Err(decode::Undecodable {
+                errors: vec!["settings must be a mapping (a YAML/JSON object)".to_string()],
+                rest: None,
+            });
         }
         // The plain decoder first: tracking the path costs about half again as much, and is
-        // only needed for the message of a document that does not decode.
+        // only needed for the messages of a document that does not decode.
         let mut settings: Settings = match serde_json::from_slice(bytes) {
             Ok(settings) => settings,
-            Err(_) => Self::decode_error(bytes)?,
+            Err(_) => return Err(decode::undecodable(bytes)),
         };
         for cip in &mut settings.policies {
             cip.apply_defaults();
@@ -120,30 +163,15 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Decodes again, tracking the path, for the error message of a document that did not
-    /// decode (`Err` always, unless the two decoders disagree).
-    fn decode_error(bytes: &[u8]) -> Result<Settings, String> {
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            // serde_json appends ` at line L column C`: positions in the JSON the host built
-            // from the user's YAML, which would only mislead.
-            let inner = e.inner().to_string();
-            let inner = match inner.rsplit_once(" at line ") {
-                Some((text, _)) => text.to_string(),
-                None => inner,
-            };
-            if path == "." {
-                inner
-            } else {
-                format!("{path}: {inner}")
-            }
-        })
-    }
-
     /// Full settings validation: every CIP rule, unsupported features, duplicate names, Rego
     /// parsing. Returns every error, each prefixed `policies[i] (name): `.
     pub fn validate(&self) -> Result<(), Vec<String>> {
+        self.validate_except(&BTreeSet::new())
+    }
+
+    /// [`Settings::validate`] without the CIPs at the positions in `skip` (those that did not
+    /// decode: their errors are the decode errors).
+    fn validate_except(&self, skip: &BTreeSet<usize>) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();
         if !(1..=60_000).contains(&self.rego_timeout_milliseconds) {
             errors.push(format!(
@@ -165,6 +193,9 @@ impl Settings {
         );
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, cip) in self.policies.iter().enumerate() {
+            if skip.contains(&i) {
+                continue;
+            }
             let prefix = format!("policies[{i}] ({})", cip.name());
             let mut errs: Vec<FieldError> = validation::validate_cip(cip);
             errs.extend(validation::unsupported_features(cip));
@@ -211,10 +242,32 @@ fn is_dns_label(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// The `validate_settings` entry point's logic: `Ok(())` or the message to report.
+/// The `validate_settings` entry point's logic: `Ok(())` or the message to report, one error
+/// per line. A document that does not decode gets its decode errors and, after them, the
+/// errors of the other checks on what did decode (the CIPs without decode errors, the
+/// top-level fields that decoded).
 pub fn validate_settings_payload(payload: &[u8]) -> Result<(), String> {
-    let settings = Settings::from_json(payload)?;
-    settings.validate().map_err(|errs| errs.join("\n"))
+    let (errors, rest) = match Settings::decode(payload) {
+        Ok(settings) => (Vec::new(), Some(Box::new((settings, BTreeSet::new())))),
+        Err(undecodable) => (undecodable.errors, undecodable.rest),
+    };
+    let mut errors = errors;
+    if let Some(rest) = rest {
+        let (mut settings, skip) = *rest;
+        let namespace = settings.policy_controller_namespace.clone();
+        for cip in &mut settings.policies {
+            cip.apply_defaults();
+            cip.apply_namespace_default(&namespace);
+        }
+        if let Err(more) = settings.validate_except(&skip) {
+            errors.extend(more);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +332,32 @@ mod tests {
         assert!(e.starts_with("polices: unknown field `polices`"), "{e}");
         let e = Settings::from_json(b"[1]").unwrap_err();
         assert_eq!(e, "settings must be a mapping (a YAML/JSON object)");
+    }
+
+    /// Decode errors and the other checks' errors of what did decode, in one message; a CIP
+    /// with decode errors gets no other error (its fields were taken out).
+    #[test]
+    fn decode_errors_come_with_the_other_errors() {
+        let e = validate_settings_payload(br#"{"noMatchPolicy":true,"regoTimeoutMilliseconds":0,"policies":[
+            {"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"a"},"spec":{"images":"**","authorities":[]}},
+            {"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"b"},"spec":{"images":[{"glob":"**"}],"mode":"garbage","authorities":[{"static":{"action":"pass"}}]}},
+            {"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"b"},"spec":{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}}
+        ]}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "noMatchPolicy: invalid type: boolean `true`, expected one of `deny`, `warn`, `allow`\n\
+             policies[0].spec.images: invalid type: string \"**\", expected a sequence\n\
+             invalid value: 0: regoTimeoutMilliseconds\nexpected 1 to 60000\n\
+             policies[1] (b): invalid value: garbage: spec.mode\nunsupported mode\n\
+             policies[2] (b): invalid value: b: metadata.name\nduplicate name: policies[1] has the same name"
+        );
+        // The admission path reports the decode errors.
+        assert_eq!(
+            Settings::from_json(br#"{"noMatchPolicy":1,"modifyImagesWithDigest":"no"}"#)
+                .unwrap_err(),
+            "modifyImagesWithDigest: invalid type: string \"no\", expected a boolean\n\
+             noMatchPolicy: invalid type: integer `1`, expected one of `deny`, `warn`, `allow`"
+        );
     }
 
     #[test]

@@ -29,15 +29,33 @@ pub struct Cli {
 pub enum Command {
     /// Run a policy on one admission request (as `kwctl run`) and print the
     /// AdmissionResponse as one JSON line.
+    #[command(
+        after_help = "Exit codes: 0 a response was printed (allowed or not); 1 an error, invalid settings included (`Error: Provided settings are not valid: …`); 2 a usage error."
+    )]
     Run(RunArgs),
-    /// Call only the policy's `validate_settings` and print its JSON answer.
+    /// Call only the policy's `validate_settings`: print its answer when the
+    /// settings are valid, fail with its message when they are not.
+    #[command(
+        after_help = "Exit codes: 0 valid (the answer on stdout); 1 invalid (`Error: Provided settings are not valid: <message>` on stderr, as `run`) or any other error; 2 a usage error."
+    )]
     ValidateSettings(ValidateSettingsArgs),
+    /// Print the AdmissionRequest for creating the object of a Kubernetes
+    /// manifest (a Pod, a Deployment, …), for `run --request-path`.
+    #[command(
+        after_help = "Exit codes: 0 the request was printed; 1 an error (the manifest cannot be read or parsed, holds no object or several without --object); 2 a usage error."
+    )]
+    Request(crate::manifest::RequestArgs),
     /// Add Kubewarden metadata to a WebAssembly module (as `kwctl annotate`).
+    #[command(after_help = "Exit codes: 0 written; 1 an error; 2 a usage error.")]
     Annotate(AnnotateArgs),
     /// Turn policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy.
+    #[command(
+        after_help = "Exit codes: 0 every ClusterImagePolicy carried over; 2 some ClusterImagePolicies or documents dropped (reported on stderr; the output is still written) or a usage error; 1 an error, or no ClusterImagePolicy to carry over (nothing written)."
+    )]
     Migrate(crate::migrate::MigrateArgs),
     /// Per-request cost of a policy module, fresh instance per request (as
     /// policy-server) and reused instance (as kwctl bench), against a no-op floor.
+    #[command(after_help = "Exit codes: 0 measured (and written); 1 an error; 2 a usage error.")]
     Bench(crate::bench::BenchArgs),
 }
 

@@ -1,5 +1,10 @@
-//! The subcommands' bodies (`run`, `validate-settings`, `annotate`), kept out of
+//! The subcommands' bodies (`run`, `validate-settings`, `annotate`, `migrate`), kept out of
 //! `main.rs` so that further subcommands can share the building blocks.
+//!
+//! Exit codes (`main.rs`): 0 success; [`EXIT_ERROR`] (1) for every error, printed by
+//! [`error_text`] (bad input, a module that cannot be loaded, invalid settings for `run` and
+//! `validate-settings`); `migrate` also [`crate::migrate::EXIT_DROPPED`] (2); clap's usage
+//! errors 2.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,6 +18,24 @@ use crate::module::PolicyModule;
 use crate::replay::Replayer;
 use crate::request::AdmissionRequest;
 use crate::settings::PolicySettings;
+
+/// Exit code of every error.
+pub const EXIT_ERROR: u8 = 1;
+
+/// What `main` prints on stderr for an error: `Error: <message>: <cause>: …`, the message and
+/// every cause on one line as anyhow's `{:#}` renders them, never a backtrace.
+pub fn error_text(error: &anyhow::Error) -> String {
+    format!("Error: {error:#}")
+}
+
+/// `Provided settings are not valid: <message>`, kwctl's error for settings its policy refuses
+/// (kubewarden-controller `crates/kwctl/src/command/run.rs` L41).
+fn settings_not_valid(message: Option<String>) -> anyhow::Error {
+    anyhow!(
+        "Provided settings are not valid: {}",
+        message.unwrap_or_default()
+    )
+}
 
 /// Resolves `--settings-path` / `--settings-json` (see [`PolicySettings::from_cli`]).
 ///
@@ -52,10 +75,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
 
     let settings_response = instance.validate_settings(&settings);
     if !settings_response.valid {
-        return Err(anyhow!(
-            "Provided settings are not valid: {}",
-            settings_response.message.unwrap_or_default()
-        ));
+        return Err(settings_not_valid(settings_response.message));
     }
     let response = instance.validate(&request, &settings);
 
@@ -70,10 +90,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// `cip-runner validate-settings`: prints the guest's `{"valid":..,"message":..}`.
+/// `cip-runner validate-settings`: step 2 of `run` alone, so that a CI job can gate on it.
+/// Valid settings: the guest's answer, `{"valid":true,"message":null}`, on stdout (exit 0).
 ///
 /// # Errors
-/// Bad settings input, or a module that cannot be loaded or initialized.
+/// Invalid settings: `Provided settings are not valid: <message>` (exit 1 with `Error: ` before
+/// it on stderr, nothing on stdout, exactly as `run`); bad settings input, or a module that
+/// cannot be loaded or initialized.
 pub fn validate_settings(args: &ValidateSettingsArgs) -> Result<()> {
     let settings = load_settings(&args.settings)?;
     let module = PolicyModule::load(&args.policy)?;
@@ -84,6 +107,9 @@ pub fn validate_settings(args: &ValidateSettingsArgs) -> Result<()> {
     ));
     let instance = module.instantiate(host)?;
     let response = instance.validate_settings(&settings);
+    if !response.valid {
+        return Err(settings_not_valid(response.message));
+    }
     println!("{}", serde_json::to_string(&response)?);
     Ok(())
 }
@@ -101,15 +127,12 @@ pub fn annotate(args: &AnnotateArgs) -> Result<()> {
     )
 }
 
-/// `cip-runner migrate`: see [`crate::migrate`]. Exits with code 2, after
-/// writing the output, when ClusterImagePolicies were dropped.
+/// `cip-runner migrate`: see [`crate::migrate`]. Returns the exit code: 0, or
+/// [`crate::migrate::EXIT_DROPPED`] (after writing the output) when ClusterImagePolicies or
+/// documents were dropped.
 ///
 /// # Errors
 /// As [`crate::migrate::run`] (exit code 1).
-pub fn migrate(args: &crate::migrate::MigrateArgs) -> Result<()> {
-    let code = crate::migrate::run(args)?;
-    if code != 0 {
-        std::process::exit(code);
-    }
-    Ok(())
+pub fn migrate(args: &crate::migrate::MigrateArgs) -> Result<u8> {
+    crate::migrate::run(args)
 }

@@ -15,17 +15,29 @@
 //! (`--replay-host-capabilities-interactions`); see [`host`] for the rules
 //! and texts. Unlike kwctl, it never goes to the network.
 //!
-//! `cip-runner validate-settings` only runs step 2 and prints the guest's
-//! `{"valid":..,"message":..}` answer (exit 0 either way).
+//! `cip-runner validate-settings` only runs step 2, so that a CI job can gate
+//! on it: valid settings print the guest's `{"valid":true,"message":null}`
+//! answer (exit 0); invalid ones `Error: Provided settings are not valid:
+//! <message>` on stderr, nothing on stdout, exit 1, as `run`.
 //!
 //! `cip-runner annotate -m metadata.yml [-u README.md] -o out.wasm in.wasm`
 //! embeds the metadata as `kwctl annotate` does ([`annotate`]); `run
 //! --allow-context-aware` then grants the module's `contextAwareResources`.
 //!
+//! `cip-runner request deployment.yaml` prints the AdmissionRequest for
+//! creating the manifest's object, for `run --request-path` ([`manifest`]).
+//!
 //! `cip-runner migrate --policy annotated-policy.wasm cips.yaml config.yaml`
 //! turns policy-controller ClusterImagePolicies into a ClusterAdmissionPolicy
 //! ([`migrate`]), and their `TrustRoot`s into the PolicyServer's Sigstore trust
 //! ConfigMap ([`trustroot`]).
+//!
+//! Exit codes, every subcommand: 0 success; 1 any error, printed as one
+//! `Error: <message>: <cause>…` text on stderr, never with a backtrace
+//! (`RUST_BACKTRACE` changes nothing); 2 a usage error (clap). `run` exits 0
+//! whenever it prints a response, a denial included; `migrate` also exits 2
+//! when it dropped ClusterImagePolicies or documents (the output is still
+//! written), and 1 when it has no ClusterImagePolicy to write.
 //!
 //! Compiled modules are cached on disk (`$CIP_RUNNER_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/cip-runner` or `~/.cache/cip-runner`; `off` disables it):
@@ -55,6 +67,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod host;
+pub mod manifest;
 pub mod metadata;
 pub mod migrate;
 pub mod module;

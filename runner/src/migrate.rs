@@ -26,7 +26,16 @@
 //!   or a `TrustRoot`, converted by [`crate::trustroot`] into the
 //!   PolicyServer's Sigstore trust ConfigMap, written after the
 //!   ClusterAdmissionPolicy, and the settings' `hostSigstoreTrust`.
-//!   Any other document is reported (`note: …`) and skipped.
+//!   Any other document is reported (`note: …`) and skipped. Each document is
+//!   parsed on its own (`documents.rs`): one that is not valid YAML is
+//!   reported with the parser's line and column in its file, counted as
+//!   dropped, and the other documents are still read:
+//!
+//!   ```text
+//!   dropped: a document that is not valid YAML (cips.yaml, document 3):
+//!     found unknown escape character at line 23 column 41, while parsing a quoted scalar at line 23 column 26
+//!     in a double-quoted YAML string a backslash starts an escape sequence: write \\ for a backslash ("https://github\\.com/.*"), or single-quote the string ('https://github\.com/.*')
+//!   ```
 //! - `--policy`: the annotated module (`make annotated-policy.wasm`). Its
 //!   `io.kubewarden.metadata` gives `rules`, `mutating`, `backgroundAudit`,
 //!   `contextAwareResources`, the `io.kubewarden.policy.category`/`severity`
@@ -74,12 +83,28 @@
 //! equivalent, an overridden no-match policy) and `warning: …` (an unknown
 //! `no-match-policy`).
 //!
-//! Exit codes: 0 every CIP (or none) carried over; 2 some dropped (the
-//! output is still written); 1 fatal error (`Error: …`, nothing written).
+//! (`, N documents dropped as not valid YAML` after `dropped` when there are
+//! any).
+//!
+//! Exit codes: 0 every CIP carried over; 2 some CIPs or documents dropped
+//! (the output is still written, without them); 1 fatal error (`Error: …` as
+//! the last line, nothing written), including an input from which no CIP at
+//! all is carried over (none in it, or every one dropped): a
+//! ClusterAdmissionPolicy without CIPs would give every image the no-match
+//! policy (deny everything, by default), so none is written:
+//!
+//! ```text
+//! Error: no ClusterImagePolicy in the input: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would deny every image (noMatchPolicy deny)
+//! ```
+//!
 //! (clap's usage errors exit with 2 too, with nothing on stdout.)
 
+mod documents;
+mod inputs;
+mod output;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -93,8 +118,11 @@ use crate::metadata::Metadata;
 use crate::module::{METADATA_SECTION, PolicyInstance, PolicyModule};
 use crate::settings::PolicySettings;
 
-/// Exit code when some CIPs could not be carried over.
-pub const EXIT_DROPPED: i32 = 2;
+pub use inputs::{Cip, ConfigNoMatch, Inputs, Origin, Source, Unparsed, clean_cip, read_sources};
+use output::{check_name, cluster_admission_policy, default_module, to_yaml};
+
+/// Exit code when some CIPs, or documents that are not valid YAML, could not be carried over.
+pub const EXIT_DROPPED: u8 = 2;
 
 /// Name of policy-controller's ConfigMap (`pkg/config/store.go`).
 pub const CONFIG_MAP_NAME: &str = "config-policy-controller";
@@ -159,349 +187,6 @@ impl NoMatchPolicy {
             "warn" => Some(Self::Warn),
             "allow" => Some(Self::Allow),
             _ => None,
-        }
-    }
-}
-
-/// Where a document comes from: file, 1-based document number, `items[]`
-/// indices inside Lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    /// The path as given (`<stdin>` for `-`).
-    pub file: String,
-    /// 1-based document number in the file.
-    pub document: usize,
-    /// Indices in nested `items`.
-    pub items: Vec<usize>,
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}, document {}", self.file, self.document)?;
-        for (n, i) in self.items.iter().enumerate() {
-            let sep = if n == 0 { ", " } else { "." };
-            write!(f, "{sep}items[{i}]")?;
-        }
-        Ok(())
-    }
-}
-
-/// A CIP found in the input, cleaned.
-#[derive(Debug, Clone)]
-pub struct Cip {
-    /// Where it was.
-    pub origin: Origin,
-    /// `metadata.name` (empty when missing).
-    pub name: String,
-    /// `apiVersion`, `kind`, `metadata.name`, `spec`.
-    pub manifest: Value,
-}
-
-/// The no-match policy found in the input.
-#[derive(Debug, Clone)]
-pub struct ConfigNoMatch {
-    /// What it means (`None` when the ConfigMap has no such key).
-    pub policy: Option<NoMatchPolicy>,
-    /// The ConfigMap's value, when it had one.
-    pub raw: Option<String>,
-    /// Where the ConfigMap was.
-    pub origin: Origin,
-}
-
-/// Everything read from the input files.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    /// The CIPs, in input order.
-    pub cips: Vec<Cip>,
-    /// From the last `config-policy-controller` ConfigMap, if any.
-    pub config: Option<ConfigNoMatch>,
-    /// The `TrustRoot`s, in input order.
-    pub trust_roots: Vec<crate::trustroot::TrustRoot>,
-    /// `note: …` / `warning: …` lines for stderr.
-    pub messages: Vec<String>,
-}
-
-/// A file's contents and the name to report.
-#[derive(Debug)]
-pub struct Source {
-    /// The path as given, `<stdin>` for `-`.
-    pub name: String,
-    /// Its text.
-    pub text: String,
-}
-
-/// Reads the `PATH` arguments: files, directories (their `*.yaml`, `*.yml`,
-/// `*.json`, sorted) and `-`.
-///
-/// # Errors
-/// A path that cannot be read, `-` given twice.
-pub fn read_sources(paths: &[String], messages: &mut Vec<String>) -> Result<Vec<Source>> {
-    let mut sources = Vec::new();
-    let mut stdin_read = false;
-    for arg in paths {
-        if arg == "-" {
-            if stdin_read {
-                bail!("`-` (stdin) is given more than once");
-            }
-            stdin_read = true;
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read stdin")?;
-            sources.push(Source {
-                name: "<stdin>".into(),
-                text,
-            });
-            continue;
-        }
-        let path = Path::new(arg);
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .with_context(|| format!("cannot read directory {arg}"))?
-                .map(|entry| entry.map(|e| e.path()))
-                .collect::<std::io::Result<_>>()
-                .with_context(|| format!("cannot read directory {arg}"))?;
-            files.retain(|f| {
-                f.is_file()
-                    && f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| ["yaml", "yml", "json"].contains(&e))
-            });
-            files.sort();
-            if files.is_empty() {
-                messages.push(format!(
-                    "note: {arg}: no *.yaml, *.yml or *.json file in this directory"
-                ));
-            }
-            for file in files {
-                let name = file.display().to_string();
-                let text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("cannot read {name}"))?;
-                sources.push(Source { name, text });
-            }
-        } else {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read {arg}"))?;
-            sources.push(Source {
-                name: arg.clone(),
-                text,
-            });
-        }
-    }
-    Ok(sources)
-}
-
-/// `kind` and `metadata.name` of a mapping (empty strings when missing).
-fn kind_and_name(map: &Mapping) -> (&str, &str) {
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = map
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    (kind, name)
-}
-
-/// A CIP reduced to what `kubectl apply` needs: `apiVersion`, `kind`,
-/// `metadata.name`, `spec`. Server-side metadata (`uid`, `resourceVersion`,
-/// `managedFields`, `creationTimestamp`, `generation`, annotations, labels)
-/// and `status` are dropped.
-pub fn clean_cip(map: &Mapping) -> Value {
-    let mut out = Mapping::new();
-    for key in ["apiVersion", "kind"] {
-        if let Some(v) = map.get(key) {
-            out.insert(key.into(), v.clone());
-        }
-    }
-    let mut metadata = Mapping::new();
-    if let Some(name) = map.get("metadata").and_then(|m| m.get("name")) {
-        metadata.insert("name".into(), name.clone());
-    }
-    out.insert("metadata".into(), Value::Mapping(metadata));
-    if let Some(spec) = map.get("spec") {
-        out.insert("spec".into(), spec.clone());
-    }
-    Value::Mapping(out)
-}
-
-/// A short description of a YAML value's type, for notes.
-fn value_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Sequence(_) => "sequence",
-        Value::Mapping(_) => "mapping",
-        Value::Tagged(_) => "tagged value",
-    }
-}
-
-impl Inputs {
-    /// Parses every document of every source.
-    ///
-    /// # Errors
-    /// A document that is not YAML.
-    pub fn parse(sources: &[Source]) -> Result<Self> {
-        let mut inputs = Self::default();
-        for source in sources {
-            inputs.add_source(source)?;
-        }
-        Ok(inputs)
-    }
-
-    /// Parses one source's documents.
-    ///
-    /// # Errors
-    /// A document that is not YAML.
-    pub fn add_source(&mut self, source: &Source) -> Result<()> {
-        use serde::Deserialize;
-        for (n, document) in serde_yaml::Deserializer::from_str(&source.text).enumerate() {
-            let origin = Origin {
-                file: source.name.clone(),
-                document: n + 1,
-                items: Vec::new(),
-            };
-            let value =
-                Value::deserialize(document).map_err(|e| anyhow!("cannot parse {origin}: {e}"))?;
-            self.add_document(&value, origin);
-        }
-        Ok(())
-    }
-
-    /// Sorts one document (or `List` item) into CIPs, the ConfigMap, or a note.
-    pub fn add_document(&mut self, value: &Value, origin: Origin) {
-        let map = match value {
-            // An empty document (`---` at the end of a file).
-            Value::Null => return,
-            Value::Mapping(map) => map,
-            other => {
-                self.messages.push(format!(
-                    "note: {origin}: skipped a {}: not a Kubernetes object",
-                    value_type(other)
-                ));
-                return;
-            }
-        };
-        let (kind, name) = kind_and_name(map);
-        if kind == "ClusterImagePolicy" {
-            self.cips.push(Cip {
-                origin,
-                name: name.to_owned(),
-                manifest: clean_cip(map),
-            });
-        } else if kind.ends_with("List")
-            && let Some(Value::Sequence(items)) = map.get("items")
-        {
-            if items.is_empty() {
-                self.messages
-                    .push(format!("note: {origin}: the {kind} has no items"));
-            }
-            for (i, item) in items.iter().enumerate() {
-                let mut item_origin = origin.clone();
-                item_origin.items.push(i);
-                self.add_document(item, item_origin);
-            }
-        } else if kind == "ConfigMap" && name == CONFIG_MAP_NAME {
-            self.add_config_map(map, origin);
-        } else if kind == "TrustRoot" {
-            self.trust_roots
-                .push(crate::trustroot::TrustRoot::read(map, origin));
-        } else {
-            let what = match (kind, name) {
-                ("", _) => "a document without kind".to_owned(),
-                (kind, "") => format!("a {kind}"),
-                (kind, name) => format!("{kind} {name}"),
-            };
-            self.messages.push(format!(
-                "note: {origin}: skipped {what}: not a ClusterImagePolicy, a List of them or the {CONFIG_MAP_NAME} ConfigMap"
-            ));
-        }
-    }
-
-    /// policy-controller's ConfigMap: `data.no-match-policy` (exact values,
-    /// anything else is `deny`, `pkg/config/store.go`); other keys are noted.
-    fn add_config_map(&mut self, map: &Mapping, origin: Origin) {
-        let empty = Mapping::new();
-        let data = map
-            .get("data")
-            .and_then(Value::as_mapping)
-            .unwrap_or(&empty);
-        if let Some(previous) = &self.config {
-            self.messages.push(format!(
-                "note: {origin}: another {CONFIG_MAP_NAME} ConfigMap; it replaces the one of {}",
-                previous.origin
-            ));
-        }
-        let raw = data.get(NO_MATCH_POLICY_KEY).map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => serde_yaml::to_string(other)
-                .unwrap_or_default()
-                .trim_end()
-                .to_owned(),
-        });
-        let policy = raw.as_deref().map(|raw| {
-            NoMatchPolicy::parse(raw).unwrap_or_else(|| {
-                self.messages.push(format!(
-                    "warning: {origin}: {CONFIG_MAP_NAME} has an unknown {NO_MATCH_POLICY_KEY} {raw:?}; policy-controller treats any value but deny, warn and allow as deny, and so does the migrated policy"
-                ));
-                NoMatchPolicy::Deny
-            })
-        });
-        for key in data.keys().filter_map(Value::as_str) {
-            if key == NO_MATCH_POLICY_KEY || key.starts_with('_') {
-                continue;
-            }
-            let why = if key == "fail-on-empty-authorities" {
-                "this policy always requires authorities (policy-controller's default); a CIP without any is dropped"
-            } else {
-                "this policy has no such setting"
-            };
-            self.messages.push(format!(
-                "note: {origin}: {CONFIG_MAP_NAME} data.{key} is not carried over: {why}"
-            ));
-        }
-        self.config = Some(ConfigNoMatch {
-            policy,
-            raw,
-            origin,
-        });
-    }
-
-    /// The no-match policy to use and where it comes from (`--no-match-policy`
-    /// wins over the ConfigMap, which wins over policy-controller's default).
-    pub fn no_match_policy(&mut self, flag: Option<NoMatchPolicy>) -> (NoMatchPolicy, String) {
-        let from_config = self.config.as_ref().map(|c| {
-            let source = match &c.raw {
-                Some(_) => format!(
-                    "{}: ConfigMap {CONFIG_MAP_NAME}, data.{NO_MATCH_POLICY_KEY}",
-                    c.origin
-                ),
-                None => format!(
-                    "policy-controller's default: {}: ConfigMap {CONFIG_MAP_NAME} has no data.{NO_MATCH_POLICY_KEY}",
-                    c.origin
-                ),
-            };
-            (c.policy.unwrap_or(NoMatchPolicy::Deny), source)
-        });
-        match (flag, from_config) {
-            (Some(flag), config) => {
-                if let Some((value, source)) = config
-                    && value != flag
-                {
-                    self.messages.push(format!(
-                        "note: --no-match-policy {} overrides {} ({source})",
-                        flag.as_str(),
-                        value.as_str()
-                    ));
-                }
-                (flag, "--no-match-policy".to_owned())
-            }
-            (None, Some(config)) => config,
-            (None, None) => (
-                NoMatchPolicy::Deny,
-                format!("policy-controller's default: no {CONFIG_MAP_NAME} ConfigMap given"),
-            ),
         }
     }
 }
@@ -643,168 +328,6 @@ pub fn module_metadata(path: &Path, bytes: &[u8]) -> Result<Metadata> {
         .with_context(|| format!("cannot parse the metadata of {}", path.display()))
 }
 
-/// `metadata.name` must be an RFC 1123 subdomain, as Kubernetes (and kwctl
-/// scaffold) require.
-fn check_name(name: &str) -> Result<()> {
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    if name.len() > 253 || !name.split('.').all(label_ok) {
-        bail!(
-            "invalid --name {name:?}: a Kubernetes name is lower case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters"
-        );
-    }
-    Ok(())
-}
-
-/// `registry://<ociUrl>:v<version>` from the metadata annotations.
-fn default_module(metadata: &Metadata) -> Result<String> {
-    let annotation = |key: &str| {
-        metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key))
-            .filter(|v| !v.is_empty())
-    };
-    let (Some(url), Some(version)) = (
-        annotation("io.kubewarden.policy.ociUrl"),
-        annotation("io.kubewarden.policy.version"),
-    ) else {
-        bail!(
-            "the policy's metadata has no io.kubewarden.policy.ociUrl or io.kubewarden.policy.version annotation: pass --module registry://…"
-        );
-    };
-    let version = version.strip_prefix('v').unwrap_or(version);
-    Ok(format!("registry://{url}:v{version}"))
-}
-
-/// The `ClusterAdmissionPolicy`.
-fn cluster_admission_policy(
-    name: &str,
-    module: &str,
-    metadata: &Metadata,
-    opt_out: bool,
-    settings: Value,
-) -> Result<Value> {
-    let mut meta = Mapping::new();
-    meta.insert("name".into(), name.into());
-    let mut annotations = Mapping::new();
-    for key in [
-        "io.kubewarden.policy.category",
-        "io.kubewarden.policy.severity",
-    ] {
-        if let Some(v) = metadata.annotations.as_ref().and_then(|a| a.get(key)) {
-            annotations.insert(key.into(), v.as_str().into());
-        }
-    }
-    if !annotations.is_empty() {
-        meta.insert("annotations".into(), Value::Mapping(annotations));
-    }
-
-    let selector: Value = if opt_out {
-        serde_yaml::from_str(
-            "matchExpressions: [{key: policy.sigstore.dev/exclude, operator: DoesNotExist}]",
-        )?
-    } else {
-        serde_yaml::from_str(
-            "matchExpressions: [{key: policy.sigstore.dev/include, operator: In, values: ['true']}]",
-        )?
-    };
-
-    let mut spec = Mapping::new();
-    spec.insert("module".into(), module.into());
-    spec.insert("mode".into(), "protect".into());
-    spec.insert("failurePolicy".into(), "Fail".into());
-    spec.insert("timeoutSeconds".into(), 30.into());
-    spec.insert("rules".into(), serde_yaml::to_value(&metadata.rules)?);
-    spec.insert("mutating".into(), metadata.mutating.into());
-    spec.insert("backgroundAudit".into(), metadata.background_audit.into());
-    spec.insert(
-        "contextAwareResources".into(),
-        serde_yaml::to_value(&metadata.context_aware_resources)?,
-    );
-    spec.insert("namespaceSelector".into(), selector);
-    spec.insert("settings".into(), settings);
-
-    let mut cap = Mapping::new();
-    cap.insert("apiVersion".into(), "policies.kubewarden.io/v1".into());
-    cap.insert("kind".into(), "ClusterAdmissionPolicy".into());
-    cap.insert("metadata".into(), Value::Mapping(meta));
-    cap.insert("spec".into(), Value::Mapping(spec));
-    Ok(Value::Mapping(cap))
-}
-
-/// Whether YAML 1.1, which kubectl reads with (go-yaml v2 in
-/// `sigs.k8s.io/yaml`), takes this string for a boolean or a number while
-/// `serde_yaml` (YAML 1.2) writes it unquoted: `on`, `no`, `y`, `1_000` ….
-fn yaml11_ambiguous(s: &str) -> bool {
-    const BOOLEANS: [&str; 16] = [
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
-    ];
-    BOOLEANS.contains(&s)
-        || (s.contains('_')
-            && matches!(
-                serde_yaml::from_str::<Value>(&s.replace('_', "")),
-                Ok(Value::Number(_))
-            ))
-}
-
-/// Replaces every string [`yaml11_ambiguous`] flags with `marker<n>q`.
-fn mark_ambiguous(value: &Value, marker: &str, found: &mut Vec<String>) -> Value {
-    match value {
-        Value::String(s) if yaml11_ambiguous(s) => {
-            found.push(s.clone());
-            Value::String(format!("{marker}{}q", found.len() - 1))
-        }
-        Value::Sequence(items) => Value::Sequence(
-            items
-                .iter()
-                .map(|v| mark_ambiguous(v, marker, found))
-                .collect(),
-        ),
-        Value::Mapping(map) => Value::Mapping(
-            map.iter()
-                .map(|(k, v)| (k.clone(), mark_ambiguous(v, marker, found)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// `serde_yaml::to_string`, with the strings YAML 1.1 would misread
-/// single-quoted (`message: 'no'`, not `message: no`, which kubectl would
-/// turn into `false`). The text is read back and compared to `value`.
-///
-/// # Errors
-/// Serialization errors; a text that does not read back as `value` (a bug).
-fn to_yaml(value: &Value) -> Result<String> {
-    let plain = serde_yaml::to_string(value)?;
-    let mut marker = String::from("cip-runner-quoted-");
-    while plain.contains(&marker) {
-        marker.push('x');
-    }
-    let mut found = Vec::new();
-    let marked = mark_ambiguous(value, &marker, &mut found);
-    if found.is_empty() {
-        return Ok(plain);
-    }
-    let mut text = serde_yaml::to_string(&marked)?;
-    for (n, s) in found.iter().enumerate() {
-        text = text.replacen(&format!("{marker}{n}q"), &format!("'{s}'"), 1);
-    }
-    let read_back: Value = serde_yaml::from_str(&text)?;
-    if read_back != *value {
-        bail!("internal error: the YAML written does not read back as the ClusterAdmissionPolicy");
-    }
-    Ok(text)
-}
-
 /// "1 ClusterImagePolicy" / "2 ClusterImagePolicies".
 fn cips(n: usize) -> String {
     if n == 1 {
@@ -814,23 +337,55 @@ fn cips(n: usize) -> String {
     }
 }
 
+/// "1 document" / "2 documents".
+fn documents(n: usize) -> String {
+    if n == 1 {
+        "1 document".to_owned()
+    } else {
+        format!("{n} documents")
+    }
+}
+
+/// `dropped: <what>:` and the reasons, one indented line each.
+fn dropped_report(what: &str, reasons: &[String]) -> String {
+    let mut text = format!("dropped: {what}:");
+    for line in reasons {
+        text.push_str("\n  ");
+        text.push_str(line);
+    }
+    text
+}
+
 /// What [`migrate`] produced.
 #[derive(Debug)]
 pub struct Migration {
-    /// The ClusterAdmissionPolicy, as YAML (with a header comment).
-    pub yaml: String,
-    /// Lines for stderr (notes, dropped CIPs, the summary last).
+    /// The ClusterAdmissionPolicy, as YAML (with a header comment), or why nothing is written.
+    pub output: Output,
+    /// Lines for stderr (notes, dropped CIPs and documents, the summary last).
     pub messages: Vec<String>,
     /// How many CIPs were carried over.
     pub carried: usize,
     /// The CIPs that were not.
     pub dropped: Vec<Dropped>,
+    /// The documents that are not valid YAML.
+    pub unparsed: Vec<Unparsed>,
+}
+
+/// The result of [`migrate`]: a ClusterAdmissionPolicy to write, or none.
+#[derive(Debug)]
+pub enum Output {
+    /// The YAML to write.
+    Yaml(String),
+    /// No ClusterImagePolicy could be carried over: nothing is written, for this reason (a
+    /// ClusterAdmissionPolicy without CIPs would give every image the no-match policy).
+    Nothing(String),
 }
 
 /// Does the work of `cip-runner migrate` without printing anything.
 ///
 /// # Errors
-/// See the module documentation (exit code 1).
+/// See the module documentation (exit code 1). No ClusterImagePolicy to carry over is not an
+/// error here but [`Output::Nothing`], so that the messages are still printed.
 pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     check_name(&args.name)?;
     let bytes = std::fs::read(&args.policy)
@@ -843,19 +398,14 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
 
     let mut messages = Vec::new();
     let sources = read_sources(&args.inputs, &mut messages)?;
-    let mut inputs = Inputs::parse(&sources)?;
+    let mut inputs = Inputs::parse(&sources);
     messages.append(&mut inputs.messages);
     let (no_match, no_match_source) = inputs.no_match_policy(args.no_match_policy);
     messages.append(&mut inputs.messages);
     let trust = crate::trustroot::plan(&inputs.trust_roots)?;
     messages.extend(trust.messages.iter().cloned());
     let total = inputs.cips.len();
-    if total == 0 {
-        messages.push(format!(
-            "note: no ClusterImagePolicy in the input: every image falls to noMatchPolicy {}",
-            no_match.as_str()
-        ));
-    }
+    let unparsed = std::mem::take(&mut inputs.unparsed);
 
     let module = PolicyModule::from_bytes(&bytes)
         .with_context(|| format!("cannot load policy module {}", args.policy.display()))?;
@@ -873,26 +423,59 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     )?;
     let carried = total - dropped.len();
 
+    for u in &unparsed {
+        messages.push(dropped_report(
+            &format!("a document that is not valid YAML ({})", u.origin),
+            &u.reasons,
+        ));
+    }
     for d in &dropped {
         let name = if d.cip.name.is_empty() {
-            "without a name".to_owned()
+            "without a name"
         } else {
-            d.cip.name.clone()
+            &d.cip.name
         };
-        let mut text = format!("dropped: ClusterImagePolicy {name} ({}):", d.cip.origin);
-        for line in &d.reasons {
-            text.push_str("\n  ");
-            text.push_str(line);
-        }
-        messages.push(text);
+        messages.push(dropped_report(
+            &format!("ClusterImagePolicy {name} ({})", d.cip.origin),
+            &d.reasons,
+        ));
     }
-    let summary = format!(
-        "{} carried over, {} dropped; noMatchPolicy {} (from {no_match_source})",
+    let not_yaml = if unparsed.is_empty() {
+        String::new()
+    } else {
+        format!(", {} dropped as not valid YAML", documents(unparsed.len()))
+    };
+    let counts = format!(
+        "{} carried over, {} dropped{not_yaml}; noMatchPolicy {}",
         cips(carried),
         dropped.len(),
         no_match.as_str()
     );
-    messages.push(format!("summary: {summary}"));
+    messages.push(format!("summary: {counts} (from {no_match_source})"));
+
+    if carried == 0 {
+        let every_image = match no_match {
+            NoMatchPolicy::Deny => "deny every image",
+            NoMatchPolicy::Warn => "admit every image with a warning",
+            NoMatchPolicy::Allow => "admit every image",
+        };
+        let what = if total == 0 && unparsed.is_empty() {
+            "no ClusterImagePolicy in the input".to_owned()
+        } else {
+            format!("no ClusterImagePolicy could be carried over ({counts})")
+        };
+        let why = format!(
+            "{what}: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would {every_image} (noMatchPolicy {})",
+            no_match.as_str()
+        );
+        return Ok(Migration {
+            output: Output::Nothing(why),
+            messages,
+            carried,
+            dropped,
+            unparsed,
+        });
+    }
 
     let cap = cluster_admission_policy(&args.name, &module_uri, &metadata, args.opt_out, settings)?;
     let mut header = String::from(
@@ -901,18 +484,17 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
     for source in &sources {
         header.push_str(&format!("#   {}\n", source.name));
     }
-    header.push_str(&format!(
-        "# {} carried over, {} dropped; noMatchPolicy {}\n# ({no_match_source}).\n",
-        cips(carried),
-        dropped.len(),
-        no_match.as_str()
-    ));
+    header.push_str(&format!("# {counts}\n# ({no_match_source}).\n"));
     if !dropped.is_empty() {
         let names: Vec<&str> = dropped.iter().map(|d| d.cip.name.as_str()).collect();
         header.push_str(&format!(
             "# Not carried over (`cip-runner migrate` reports why): {}.\n",
             names.join(", ")
         ));
+    }
+    if !unparsed.is_empty() {
+        let origins: Vec<String> = unparsed.iter().map(|u| u.origin.to_string()).collect();
+        header.push_str(&format!("# Not valid YAML: {}.\n", origins.join("; ")));
     }
     header.push_str(if args.opt_out {
         "# Opt-out: every namespace is checked but those labelled policy.sigstore.dev/exclude.\n"
@@ -927,124 +509,54 @@ pub fn migrate(args: &MigrateArgs) -> Result<Migration> {
         yaml.push_str(&to_yaml(config_map)?);
     }
     Ok(Migration {
-        yaml,
+        output: Output::Yaml(yaml),
         messages,
         carried,
         dropped,
+        unparsed,
     })
 }
 
-/// `cip-runner migrate`: [`migrate`], then the messages on stderr and the
-/// YAML on stdout or in `-o FILE`. Returns the exit code: 0, or
-/// [`EXIT_DROPPED`] when CIPs were dropped.
+/// `cip-runner migrate`: [`migrate`], then the messages on stderr and the YAML on stdout or in
+/// `-o FILE`. Returns the exit code: 0, or [`EXIT_DROPPED`] when CIPs or documents were
+/// dropped.
 ///
 /// # Errors
-/// As [`migrate`]; the output file cannot be written.
-pub fn run(args: &MigrateArgs) -> Result<i32> {
+/// As [`migrate`]; no ClusterImagePolicy to carry over (after the messages, nothing written);
+/// the output file cannot be written.
+pub fn run(args: &MigrateArgs) -> Result<u8> {
     let migration = migrate(args)?;
+    {
+        let mut stderr = std::io::stderr().lock();
+        for line in &migration.messages {
+            writeln!(stderr, "{line}")?;
+        }
+    }
+    let yaml = match &migration.output {
+        Output::Yaml(yaml) => yaml,
+        Output::Nothing(why) => bail!("{why}"),
+    };
     match args.output.as_deref() {
-        Some(path) if path != Path::new("-") => std::fs::write(path, &migration.yaml)
+        Some(path) if path != Path::new("-") => std::fs::write(path, yaml)
             .with_context(|| format!("cannot write {}", path.display()))?,
         _ => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(migration.yaml.as_bytes())?;
+            stdout.write_all(yaml.as_bytes())?;
             stdout.flush()?;
         }
     }
-    let mut stderr = std::io::stderr().lock();
-    for line in &migration.messages {
-        writeln!(stderr, "{line}")?;
-    }
-    Ok(if migration.dropped.is_empty() {
-        0
-    } else {
-        EXIT_DROPPED
-    })
+    Ok(
+        if migration.dropped.is_empty() && migration.unparsed.is_empty() {
+            0
+        } else {
+            EXIT_DROPPED
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn origin() -> Origin {
-        Origin {
-            file: "f.yaml".into(),
-            document: 1,
-            items: Vec::new(),
-        }
-    }
-
-    fn parse(text: &str) -> Inputs {
-        Inputs::parse(&[Source {
-            name: "f.yaml".into(),
-            text: text.into(),
-        }])
-        .expect("yaml")
-    }
-
-    #[test]
-    fn origin_display() {
-        let mut o = origin();
-        assert_eq!(o.to_string(), "f.yaml, document 1");
-        o.items = vec![2, 0];
-        assert_eq!(o.to_string(), "f.yaml, document 1, items[2].items[0]");
-    }
-
-    #[test]
-    fn cleans_server_side_metadata_and_keeps_key_order() {
-        let inputs = parse(
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  annotations: {a: b}\n  name: p\n  uid: x\n  resourceVersion: '1'\nspec:\n  images: [{glob: '**'}]\n  authorities: [{static: {action: pass}}]\nstatus: {conditions: []}\n",
-        );
-        assert_eq!(inputs.cips.len(), 1);
-        assert_eq!(
-            serde_yaml::to_string(&inputs.cips[0].manifest).expect("yaml"),
-            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: p\nspec:\n  images:\n  - glob: '**'\n  authorities:\n  - static:\n      action: pass\n"
-        );
-    }
-
-    #[test]
-    fn lists_config_map_and_notes() {
-        let mut inputs = parse(
-            "kind: List\nitems:\n- {kind: ClusterImagePolicy, metadata: {name: a}}\n- {kind: Secret, metadata: {name: s}}\n---\nkind: ConfigMap\nmetadata: {name: config-policy-controller}\ndata: {no-match-policy: Warn, fail-on-empty-authorities: 'false', _example: x}\n---\n- 1\n---\n",
-        );
-        assert_eq!(
-            inputs.cips[0].origin.to_string(),
-            "f.yaml, document 1, items[0]"
-        );
-        assert_eq!(
-            inputs.messages,
-            vec![
-                "note: f.yaml, document 1, items[1]: skipped Secret s: not a ClusterImagePolicy, a List of them or the config-policy-controller ConfigMap",
-                "warning: f.yaml, document 2: config-policy-controller has an unknown no-match-policy \"Warn\"; policy-controller treats any value but deny, warn and allow as deny, and so does the migrated policy",
-                "note: f.yaml, document 2: config-policy-controller data.fail-on-empty-authorities is not carried over: this policy always requires authorities (policy-controller's default); a CIP without any is dropped",
-                "note: f.yaml, document 3: skipped a sequence: not a Kubernetes object",
-            ]
-        );
-        inputs.messages.clear();
-        let (policy, source) = inputs.no_match_policy(None);
-        assert_eq!(policy, NoMatchPolicy::Deny);
-        assert_eq!(
-            source,
-            "f.yaml, document 2: ConfigMap config-policy-controller, data.no-match-policy"
-        );
-        let (policy, source) = inputs.no_match_policy(Some(NoMatchPolicy::Allow));
-        assert_eq!(
-            (policy, source.as_str()),
-            (NoMatchPolicy::Allow, "--no-match-policy")
-        );
-        assert_eq!(
-            inputs.messages,
-            vec![
-                "note: --no-match-policy allow overrides deny (f.yaml, document 2: ConfigMap config-policy-controller, data.no-match-policy)"
-            ]
-        );
-        let (policy, source) = parse("").no_match_policy(None);
-        assert_eq!(policy, NoMatchPolicy::Deny);
-        assert_eq!(
-            source,
-            "policy-controller's default: no config-policy-controller ConfigMap given"
-        );
-    }
 
     #[test]
     fn errors_are_grouped_by_policy() {
@@ -1094,37 +606,5 @@ mod tests {
         ] {
             assert_eq!(errors_by_policy(message, &names), Err(message.to_owned()));
         }
-    }
-
-    #[test]
-    fn names_and_module_uri() {
-        assert!(check_name("cluster-image-policy").is_ok());
-        assert!(check_name("a.b-c").is_ok());
-        for bad in ["", "Upper", "-a", "a_b", "a..b"] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
-        let metadata: Metadata = serde_yaml::from_str(
-            "rules: []\nmutating: false\nannotations: {io.kubewarden.policy.ociUrl: ghcr.io/x/y, io.kubewarden.policy.version: 1.2.3}\n",
-        )
-        .expect("metadata");
-        assert_eq!(
-            default_module(&metadata).expect("uri"),
-            "registry://ghcr.io/x/y:v1.2.3"
-        );
-        let bare: Metadata =
-            serde_yaml::from_str("rules: []\nmutating: false\n").expect("metadata");
-        assert!(default_module(&bare).is_err());
-    }
-
-    #[test]
-    fn yaml_1_1_booleans_and_numbers_are_quoted() {
-        let value: Value = serde_yaml::from_str(
-            "a: 'on'\nb: ['no', 'Y', '1_000', '1_0.5', 'a_b', 'true', 'one', '0777']\nc: |\n  on\n  no\n",
-        )
-        .expect("yaml");
-        assert_eq!(
-            to_yaml(&value).expect("yaml"),
-            "a: 'on'\nb:\n- 'no'\n- 'Y'\n- '1_000'\n- '1_0.5'\n- a_b\n- 'true'\n- one\n- '0777'\nc: |\n  on\n  no\n"
-        );
     }
 }

@@ -285,11 +285,13 @@ fn invalid_settings_exit_1_with_kwctls_message() {
         run.stderr,
         "Error: Provided settings are not valid: images must not be empty\n"
     );
+    // validate-settings says the same, with the same exit code, so that it can gate a CI job.
     let vs = cip_runner(&["validate-settings", s(&guest)], None);
-    assert_eq!(vs.code, Some(0), "{vs:?}");
+    assert_eq!(vs.code, Some(1), "{vs:?}");
+    assert_eq!(vs.stdout, "");
     assert_eq!(
-        vs.stdout,
-        "{\"valid\":false,\"message\":\"images must not be empty\"}\n"
+        vs.stderr,
+        "Error: Provided settings are not valid: images must not be empty\n"
     );
 }
 

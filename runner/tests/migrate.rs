@@ -12,39 +12,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use serde_yaml::Value;
 
-use common::{Run, cip_runner_in, noop_wasm, temp_dir, test_cache_dir, workspace_root, write};
-
-/// `annotated-policy.wasm` at the repository root; `make annotated-policy.wasm`
-/// builds it when missing (the Makefile annotates with cip-runner when kwctl
-/// is not installed). Panics with make's output when that fails.
-fn annotated_policy() -> &'static Path {
-    static WASM: OnceLock<PathBuf> = OnceLock::new();
-    WASM.get_or_init(|| {
-        let root = workspace_root();
-        let wasm = root.join("annotated-policy.wasm");
-        if !wasm.is_file() {
-            let out = Command::new("make")
-                .arg("-C")
-                .arg(&root)
-                .arg("annotated-policy.wasm")
-                .output()
-                .unwrap_or_else(|e| panic!("cannot run `make -C {} annotated-policy.wasm`: {e}", root.display()));
-            assert!(
-                out.status.success() && wasm.is_file(),
-                "the migrate tests need the annotated policy module and `make -C {} annotated-policy.wasm` failed; build it by hand (needs Rust's wasm32-wasip1 target):\n{}\n{}",
-                root.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        wasm
-    })
-}
+use common::{
+    Run, annotated_policy, cip_runner_in, noop_wasm, temp_dir, test_cache_dir, workspace_root,
+    write,
+};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/migrate")
@@ -389,23 +363,71 @@ fn config_map_gives_the_no_match_policy() {
 
 #[test]
 fn unknown_no_match_policy_is_reported_and_means_deny() {
-    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-policy-controller, namespace: cosign-system}\ndata:\n  no-match-policy: Allow\n  fail-on-empty-authorities: \"false\"\n";
-    let run = migrate(&["-"], Some(config));
+    let run = migrate(&["-", "seed"], Some(UNKNOWN_NO_MATCH_CONFIG));
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(
         run.stderr,
         "warning: <stdin>, document 1: config-policy-controller has an unknown no-match-policy \"Allow\"; policy-controller treats any value but deny, warn and allow as deny, and so does the migrated policy\n\
          note: <stdin>, document 1: config-policy-controller data.fail-on-empty-authorities is not carried over: this policy always requires authorities (policy-controller's default); a CIP without any is dropped\n\
-         note: no ClusterImagePolicy in the input: every image falls to noMatchPolicy deny\n\
-         summary: 0 ClusterImagePolicies carried over, 0 dropped; noMatchPolicy deny (from <stdin>, document 1: ConfigMap config-policy-controller, data.no-match-policy)\n"
+         summary: 2 ClusterImagePolicies carried over, 0 dropped; noMatchPolicy deny (from <stdin>, document 1: ConfigMap config-policy-controller, data.no-match-policy)\n"
     );
     let cap = yaml(&run.stdout);
-    assert_eq!(
-        cap["spec"]["settings"],
-        yaml("{noMatchPolicy: deny, policies: []}")
-    );
+    assert_eq!(cap["spec"]["settings"]["noMatchPolicy"], "deny");
     assert_eq!(validate_settings(&cap), VALID);
 }
+
+/// policy-controller's ConfigMap with a no-match-policy it does not know.
+const UNKNOWN_NO_MATCH_CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config-policy-controller, namespace: cosign-system}\ndata:\n  no-match-policy: Allow\n  fail-on-empty-authorities: \"false\"\n";
+
+/// Without any ClusterImagePolicy the ClusterAdmissionPolicy would only apply the no-match
+/// policy to every image (deny everything, by default): nothing is written, exit 1.
+#[test]
+fn no_cluster_image_policy_writes_nothing_and_exits_1() {
+    let dir = temp_dir("migrate-no-cip");
+    let out = dir.join("cap.yaml");
+    let run = migrate(&["-o", s(&out), "-"], Some(UNKNOWN_NO_MATCH_CONFIG));
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert!(!out.exists(), "nothing is written");
+    assert_eq!(
+        run.stderr,
+        "warning: <stdin>, document 1: config-policy-controller has an unknown no-match-policy \"Allow\"; policy-controller treats any value but deny, warn and allow as deny, and so does the migrated policy\n\
+         note: <stdin>, document 1: config-policy-controller data.fail-on-empty-authorities is not carried over: this policy always requires authorities (policy-controller's default); a CIP without any is dropped\n\
+         summary: 0 ClusterImagePolicies carried over, 0 dropped; noMatchPolicy deny (from <stdin>, document 1: ConfigMap config-policy-controller, data.no-match-policy)\n\
+         Error: no ClusterImagePolicy in the input: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would deny every image (noMatchPolicy deny)\n"
+    );
+
+    // An empty directory, the no-match policy from the flag.
+    let empty = temp_dir("migrate-empty-dir");
+    let run = migrate(&["--no-match-policy", "allow", s(&empty)], None);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "note: {}: no *.yaml, *.yml or *.json file in this directory\n\
+             summary: 0 ClusterImagePolicies carried over, 0 dropped; noMatchPolicy allow (from --no-match-policy)\n\
+             Error: no ClusterImagePolicy in the input: nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would admit every image (noMatchPolicy allow)\n",
+            s(&empty)
+        )
+    );
+
+    // Every CIP dropped: nothing written either, after the reasons.
+    let run = migrate(&["--no-match-policy", "warn", "-"], Some(KMS_ONLY));
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "dropped: ClusterImagePolicy kms-key (<stdin>, document 1):\n\
+         \x20 not supported: spec.authorities[0].key.kms\n\
+         \x20 the host verifies key signatures with PEM public keys only and cannot reach a KMS: export the public key with `cosign public-key --key <this kms URI>` and put it in key.data\n\
+         summary: 0 ClusterImagePolicies carried over, 1 dropped; noMatchPolicy warn (from --no-match-policy)\n\
+         Error: no ClusterImagePolicy could be carried over (0 ClusterImagePolicies carried over, 1 dropped; noMatchPolicy warn): nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would admit every image with a warning (noMatchPolicy warn)\n"
+    );
+}
+
+/// One CIP that cannot be carried over.
+const KMS_ONLY: &str = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {name: kms-key}\nspec:\n  images: [{glob: '**'}]\n  authorities: [{key: {kms: 'gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k'}}]\n";
 
 #[test]
 fn cips_that_cannot_be_carried_over_are_dropped_with_the_modules_reasons() {
@@ -483,17 +505,105 @@ fn fatal_errors_exit_1_and_write_nothing() {
     assert_eq!(run.code, Some(1), "{run:?}");
     assert_eq!(
         run.stderr,
-        "Error: cannot read missing.yaml\n\nCaused by:\n    No such file or directory (os error 2)\n"
+        "Error: cannot read missing.yaml: No such file or directory (os error 2)\n"
     );
     assert!(!out.exists(), "nothing is written on a fatal error");
 
-    let run = migrate(&["-"], Some("kind: ClusterImagePolicy\n---\nspec: [\n"));
+    // Whatever RUST_BACKTRACE says, an error is one line, never a backtrace.
+    for (variable, value) in [("RUST_BACKTRACE", "1"), ("RUST_LIB_BACKTRACE", "full")] {
+        let cache = test_cache_dir();
+        let run = cip_runner_in(
+            Some(&data_dir()),
+            &["migrate", "--policy", s(annotated_policy()), "missing.yaml"],
+            None,
+            &[("CIP_RUNNER_CACHE_DIR", s(&cache)), (variable, value)],
+        );
+        assert_eq!(run.code, Some(1), "{run:?}");
+        assert_eq!(
+            run.stderr, "Error: cannot read missing.yaml: No such file or directory (os error 2)\n",
+            "{variable}={value}"
+        );
+    }
+}
+
+/// The hint after a `\.` escape error.
+const BACKSLASH_HINT: &str = "in a double-quoted YAML string a backslash starts an escape sequence: write \\\\ for a backslash (\"https://github\\\\.com/.*\"), or single-quote the string ('https://github\\.com/.*')";
+
+/// Real CIPs that are not valid YAML (`not-yaml/`: 034, 070, 078 of the project's real-world
+/// CIP collection, a `\.` escape inside double quotes) and a file whose second document is
+/// not: each is reported with its file, document, line and column, counted as dropped (exit
+/// 2), and every other document is still read and carried over.
+#[test]
+fn documents_that_are_not_yaml_are_reported_and_the_others_carried_over() {
+    let run = migrate(&["not-yaml", "bad-document.yaml", "seed"], None);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "dropped: a document that is not valid YAML (not-yaml/034.yaml, document 1):\n\
+             \x20 found unknown escape character at line 23 column 41, while parsing a quoted scalar at line 23 column 26\n\
+             \x20 {BACKSLASH_HINT}\n\
+             dropped: a document that is not valid YAML (not-yaml/070.yaml, document 1):\n\
+             \x20 found unknown escape character at line 13 column 36, while parsing a quoted scalar at line 13 column 24\n\
+             \x20 {BACKSLASH_HINT}\n\
+             dropped: a document that is not valid YAML (not-yaml/078.yaml, document 1):\n\
+             \x20 found unknown escape character at line 13 column 26, while parsing a quoted scalar at line 13 column 23\n\
+             \x20 {BACKSLASH_HINT}\n\
+             dropped: a document that is not valid YAML (bad-document.yaml, document 2):\n\
+             \x20 found unknown escape character at line 25 column 43, while parsing a quoted scalar at line 25 column 28\n\
+             \x20 {BACKSLASH_HINT}\n\
+             summary: 4 ClusterImagePolicies carried over, 0 dropped, 4 documents dropped as not valid YAML; {DEFAULT_NO_MATCH}\n"
+        )
+    );
+    assert!(run.stdout.contains(
+        "\n# 4 ClusterImagePolicies carried over, 0 dropped, 4 documents dropped as not valid YAML; noMatchPolicy deny\n"
+    ), "{}", run.stdout);
+    assert!(run.stdout.contains(
+        "\n# Not valid YAML: not-yaml/034.yaml, document 1; not-yaml/070.yaml, document 1; not-yaml/078.yaml, document 1; bad-document.yaml, document 2.\n"
+    ), "{}", run.stdout);
+    let cap = yaml(&run.stdout);
+    assert_eq!(
+        policy_names(&cap),
+        [
+            "first",
+            "third",
+            "chainguard-image-policy",
+            "disallow-latest-tag"
+        ]
+    );
+    assert_eq!(validate_settings(&cap), VALID);
+
+    // Nothing but documents that are not YAML: nothing to write.
+    let run = migrate(&["not-yaml/070.yaml"], None);
     assert_eq!(run.code, Some(1), "{run:?}");
     assert_eq!(run.stdout, "");
     assert!(
-        run.stderr
-            .starts_with("Error: cannot parse <stdin>, document 2: "),
+        run.stderr.ends_with(
+            "summary: 0 ClusterImagePolicies carried over, 0 dropped, 1 document dropped as not valid YAML; noMatchPolicy deny (from policy-controller's default: no config-policy-controller ConfigMap given)\n\
+             Error: no ClusterImagePolicy could be carried over (0 ClusterImagePolicies carried over, 0 dropped, 1 document dropped as not valid YAML; noMatchPolicy deny): nothing written; a ClusterAdmissionPolicy without ClusterImagePolicies would deny every image (noMatchPolicy deny)\n"
+        ),
         "{}",
         run.stderr
+    );
+
+    // On stdin too; the broken document's own line numbers are the stream's.
+    let stdin = format!(
+        "kind: ClusterImagePolicy\nspec: [\n---\n{}",
+        std::fs::read_to_string(data_dir().join("seed/chainguard-image-policy.yaml"))
+            .expect("read")
+    );
+    let run = migrate(&["-"], Some(&stdin));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "dropped: a document that is not valid YAML (<stdin>, document 1):\n\
+             \x20 did not find expected node content at line 3 column 1, while parsing a flow node\n\
+             summary: 1 ClusterImagePolicy carried over, 0 dropped, 1 document dropped as not valid YAML; {DEFAULT_NO_MATCH}\n"
+        )
+    );
+    assert_eq!(
+        policy_names(&yaml(&run.stdout)),
+        ["chainguard-image-policy"]
     );
 }

@@ -320,11 +320,16 @@ fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
             ));
         }
     }
-    // Rule 19.
+    // Rule 19: upstream's `invalid value: <data>: …key.data` (clusterimagepolicy_validation.go
+    // L177-180), with the reason on the next line; data holding a private key is not shown.
     if let Some(data) = &key.data
-        && crate::pem::public_keys(data).is_err()
+        && let Err(e) = crate::pem::check(data)
     {
-        errs.push(invalid(data, format!("{path}.data"), None));
+        errs.push(invalid(
+            crate::pem::shown(data),
+            format!("{path}.data"),
+            Some(e.reason),
+        ));
     }
 }
 
@@ -883,12 +888,23 @@ mod upstream_rules {
             ],
         );
     }
+    /// Upstream's line first, then why (`crate::pem::check`); a private key is never shown.
     #[test]
     fn rule_19_key_data_pem() {
         check(
             19,
             with_authority(json!({"key": {"data": "notakey"}})),
-            &["invalid value: notakey: spec.authorities[0].key.data"],
+            &[
+                "invalid value: notakey: spec.authorities[0].key.data\nnot PEM: a public key in PEM format starts with a \"-----BEGIN PUBLIC KEY-----\" line (the contents of cosign.pub)",
+            ],
+        );
+        let private = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIK\n-----END EC PRIVATE KEY-----\n";
+        check(
+            19,
+            with_authority(json!({"key": {"data": private}})),
+            &[
+                "invalid value: <private key, not shown>: spec.authorities[0].key.data\na private key (a \"-----BEGIN EC PRIVATE KEY-----\" block): the policy needs only the public key (`cosign public-key --key cosign.key` prints it, or use cosign.pub); never put a private key in a policy, and treat this one as exposed",
+            ],
         );
     }
     #[test]

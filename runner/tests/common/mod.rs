@@ -65,6 +65,33 @@ pub fn noop_wasm() -> &'static Path {
     })
 }
 
+/// `annotated-policy.wasm` at the repository root; `make annotated-policy.wasm`
+/// builds it when missing (the Makefile annotates with cip-runner when kwctl
+/// is not installed). Panics with make's output when that fails.
+pub fn annotated_policy() -> &'static Path {
+    static WASM: OnceLock<PathBuf> = OnceLock::new();
+    WASM.get_or_init(|| {
+        let root = workspace_root();
+        let wasm = root.join("annotated-policy.wasm");
+        if !wasm.is_file() {
+            let out = Command::new("make")
+                .arg("-C")
+                .arg(&root)
+                .arg("annotated-policy.wasm")
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run `make -C {} annotated-policy.wasm`: {e}", root.display()));
+            assert!(
+                out.status.success() && wasm.is_file(),
+                "the migrate tests need the annotated policy module and `make -C {} annotated-policy.wasm` failed; build it by hand (needs Rust's wasm32-wasip1 target):\n{}\n{}",
+                root.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        wasm
+    })
+}
+
 /// A fresh, unique temporary directory for one test.
 pub fn temp_dir(tag: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
