@@ -25,7 +25,7 @@
 //! | # | spelling | same as | here | policy-controller |
 //! |---|---|---|---|---|
 //! | 1 | registry host in upper or mixed case (`GHCR.IO/x`) | `ghcr.io/x` (DNS and HTTP hosts are case-insensitive; the grammar allows upper case in the domain) | lower-cased | kept as written: a deny glob on `ghcr.io/**` is dodged |
-//! | 2 | explicit default port `:443` or `:80` (`ghcr.io:443/x`) | `ghcr.io/x` (the runtime dials the same endpoint) | dropped | kept: dodged |
+//! | 2 | explicit default port `:443` or `:80` (`ghcr.io:443/x`) | `ghcr.io/x` (the runtime dials the same endpoint) | dropped (kept as `:443` on a single-label host such as `myhost:80`, which without a port would be a Docker Hub namespace) | kept: dodged |
 //! | 3 | port with leading zeros (`localhost:05000/x`) | `localhost:5000/x` (ports are decimal numbers) | zeros dropped (then row 2) | kept: dodged |
 //! | 4 | port 0 or over 65535 | nothing (no endpoint) | refused | kept |
 //! | 5 | Docker Hub: no registry, `docker.io`, `index.docker.io`, `registry-1.docker.io` (the endpoint the runtimes call), `registry.hub.docker.com` | one registry | `index.docker.io` (policy-controller's name, so its globs keep working) | `docker.io` → `index.docker.io` only: the other two dodge |
@@ -121,7 +121,15 @@ pub fn canonical_registry(host: &str) -> Result<String, String> {
                     "the registry port {digits} names no endpoint (ports are 1 to 65535)"
                 ));
             }
-            (number != 443 && number != 80).then_some(number)
+            // A single-label host other than `localhost` is a registry only with its port
+            // (without one, `myhost/x` is a Docker Hub repository): its default port is kept,
+            // as 443, so that the canonical name still names the registry.
+            let single_label = !name.contains('.') && name != "localhost";
+            match number {
+                443 | 80 if single_label => Some(443),
+                443 | 80 => None,
+                other => Some(other),
+            }
         }
     };
     if port.is_none() && DOCKER_HUB_ALIASES.contains(&name) {

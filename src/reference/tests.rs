@@ -73,6 +73,11 @@ fn registry_host_case_and_ports() {
         canonical_registry("ghcr.io:8443"),
         Ok("ghcr.io:8443".into())
     );
+    // A single-label host is a registry only with a port: its default port is kept, as 443.
+    for image in ["myhost:443/x:1", "MyHost:80/x:1", "myhost:0443/x:1"] {
+        assert_eq!(names(image), vec!["myhost:443/x:1"], "{image}");
+    }
+    assert_eq!(names("myhost/x:1"), vec!["index.docker.io/myhost/x:1"]);
     assert_eq!(
         canonical_registry("docker.io:5000"),
         Ok("docker.io:5000".into())
@@ -199,6 +204,9 @@ fn canonical_names_are_fixed_points() {
         "registry-1.docker.io/nginx:1",
         "localhost/app",
         "localhost:05000/a/b:c",
+        "myhost:80/x",
+        "127.0.0.1:443/x",
+        "docker.io:5000/x",
     ] {
         let r = ImageRef::parse(image).unwrap();
         let again = ImageRef::parse(&r.canonical(false)).unwrap();
