@@ -29,6 +29,9 @@ pub enum GlobError {
     /// match a canonical image name ([`crate::reference`]); `Some(glob)` is what to write, `None`
     /// when the port names no endpoint.
     NotCanonical(Option<String>),
+    /// More characters other than `*` than any image name has (their count): it could never
+    /// match, and its regex could exceed globset's size limit (a panic inside globset).
+    TooLong(usize),
 }
 
 impl std::fmt::Display for GlobError {
@@ -43,6 +46,10 @@ impl std::fmt::Display for GlobError {
             GlobError::NotCanonical(None) => write!(
                 f,
                 "glob is invalid: its registry port names no endpoint (ports are 1 to 65535)"
+            ),
+            GlobError::TooLong(n) => write!(
+                f,
+                "glob is invalid: it has {n} characters other than *, more than any image name can have ({MAX_LITERAL_BYTES})"
             ),
         }
     }
@@ -66,8 +73,58 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
     if glob.is_empty() || !glob.chars().all(allowed) {
         return Err(GlobError::Invalid(glob.to_string()));
     }
+    let literal = glob.bytes().filter(|b| *b != b'*').count();
+    if literal > MAX_LITERAL_BYTES {
+        return Err(GlobError::TooLong(literal));
+    }
     check_registry_segment(glob)?;
     Ok(rewrite_double_stars(glob))
+}
+
+/// Most characters other than `*` a glob can have and still match a name: a reference is at
+/// most [`crate::reference::MAX_REFERENCE_LEN`] bytes, and its canonical name adds at most
+/// `index.docker.io/library/` and `:latest`.
+pub const MAX_LITERAL_BYTES: usize = crate::reference::MAX_REFERENCE_LEN + 64;
+
+/// Why a glob that [`translate`] accepts can still never match a canonical image name
+/// ([`crate::reference`]), if it cannot; `None` when it can.
+///
+/// Every canonical name is `registry/repository…`, its first component a registry: it has a
+/// `.` or a `:`, or is `localhost` (a single-label host keeps its port, Docker Hub is
+/// `index.docker.io`). So a glob without `/` and without `**` (`*` does not cross `/`) never
+/// matches (`nginx`, `busybox*`, `nginx:*`), nor does one whose first component is literal and
+/// not a registry (`library/nginx*`, `myuser/*`). Upstream matched these only through
+/// `glob.Match`'s fallback to the image as written (`pkg/apis/glob/glob.go` L92-97), which is
+/// dead in its admission, where the name passed is already normalised
+/// (`pkg/webhook/validator.go` L1241): they never matched there either.
+pub fn never_matches(glob: &str) -> Option<String> {
+    let glob = match glob {
+        "*/*" => "index.docker.io/*/*",
+        "*" => "index.docker.io/library/*",
+        other => other,
+    };
+    let docker_hub = |rest: &str| {
+        if rest.contains('/') {
+            format!("index.docker.io/{rest}")
+        } else {
+            format!("index.docker.io/library/{rest}")
+        }
+    };
+    match glob.split_once('/') {
+        None if !glob.contains("**") => Some(format!(
+            "it can never match: an image's canonical name starts with its registry and a / (a * does not cross /); for a Docker Hub image write {}",
+            docker_hub(glob)
+        )),
+        Some((first, _))
+            if !first.contains('*') && !first.contains(['.', ':']) && first != "localhost" =>
+        {
+            Some(format!(
+                "it can never match: an image's canonical name starts with its registry ({first} is not one: a registry has a . or a :, or is localhost); for Docker Hub write {}",
+                docker_hub(glob)
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// The glob's first component, when it is a literal registry host: no wildcard, a `/` after

@@ -127,6 +127,13 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
             errs.push(missing(&[path]));
         } else if let Err(e) = glob::translate(&image.glob) {
             errs.push(invalid(&image.glob, path, Some(e.to_string())));
+        } else if let Some(reason) = glob::never_matches(&image.glob) {
+            // Not an upstream rule: upstream accepts such a glob, which never matches there.
+            errs.push(invalid(
+                &image.glob,
+                path,
+                Some(format!("glob is invalid: {reason}")),
+            ));
         }
     }
     // Rule 5: fail-on-empty-authorities is always on (no CIP may admit without an authority).
@@ -171,6 +178,7 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
                 Some(e.1),
             ));
         }
+        errs.extend(match_never_applies(m, i));
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, authority) in spec.authorities.iter().enumerate() {
@@ -186,6 +194,52 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
     }
     if let Some(policy) = &spec.policy {
         validate_policy(policy, "spec.policy", false, &mut errs);
+    }
+    errs
+}
+
+/// A `match[]` entry that passes upstream's rules but can never apply (upstream's
+/// `GetMatchingPolicies`, `pkg/apis/config/image_policies.go` L86-151, needs the resource, the
+/// version or `*`, and the group to equal the request's): no resource, no version, or a group
+/// that is not the resource's (the core group is `""`, not `core`). Not an upstream rule:
+/// upstream accepts such an entry, and the CIP then applies to nothing through it.
+fn match_never_applies(m: &super::MatchResource, i: usize) -> Vec<FieldError> {
+    let valid_resource = VALID_RESOURCES.contains(&m.resource.as_str());
+    let rule_8 = m.resource.is_empty() && m.version.is_empty() && m.group.is_empty();
+    if rule_8 || (!m.resource.is_empty() && !valid_resource) {
+        return Vec::new();
+    }
+    let mut errs = Vec::new();
+    let never = "a match entry applies only to requests for its resource, group and version: without one it never applies";
+    for (value, field) in [(&m.resource, "resource"), (&m.version, "version")] {
+        if value.is_empty() {
+            errs.push(FieldError {
+                message: "missing field(s)".into(),
+                paths: vec![format!("spec.match[{i}].{field}")],
+                details: Some(format!(
+                    "{never} (write {})",
+                    if field == "version" {
+                        "v1, or *"
+                    } else {
+                        "the lowercase plural, e.g. pods"
+                    }
+                )),
+            });
+        }
+    }
+    if let Some(&(group, _, _, _)) = crate::workload::KINDS
+        .iter()
+        .find(|(_, _, resource, _)| *resource == m.resource)
+        && m.group != group
+    {
+        errs.push(invalid(
+            &m.group,
+            format!("spec.match[{i}].group"),
+            Some(format!(
+                "{} are in the API group {group:?} (the core group is \"\"): this entry never applies",
+                m.resource
+            )),
+        ));
     }
     errs
 }
@@ -743,6 +797,29 @@ mod upstream_rules {
             7,
             spec,
             &["invalid value: apple: spec.match[0].resource\nunsupported resource name"],
+        );
+    }
+    /// Review finding: match entries that can never apply were accepted silently (a deny CIP
+    /// with `group: core` denied nothing). Not an upstream rule.
+    #[test]
+    fn match_entries_that_never_apply() {
+        let mut spec = with_authority(json!({"static": {"action": "pass"}}));
+        spec["match"] = json!([
+            {"group": "core", "version": "v1", "resource": "pods"},
+            {"group": "apps", "resource": "deployments"},
+            {"group": "", "version": "*", "resource": "deployments"},
+            {"version": "v1", "selector": {"matchLabels": {"a": "b"}}},
+            {"group": "batch", "version": "*", "resource": "cronjobs"},
+            {"group": "", "version": "v1", "resource": "pods"}
+        ]);
+        assert_eq!(
+            errors_for(spec, true),
+            vec![
+                "invalid value: core: spec.match[0].group\npods are in the API group \"\" (the core group is \"\"): this entry never applies",
+                "missing field(s): spec.match[1].version\na match entry applies only to requests for its resource, group and version: without one it never applies (write v1, or *)",
+                "invalid value: : spec.match[2].group\ndeployments are in the API group \"apps\" (the core group is \"\"): this entry never applies",
+                "missing field(s): spec.match[3].resource\na match entry applies only to requests for its resource, group and version: without one it never applies (write the lowercase plural, e.g. pods)",
+            ]
         );
     }
     #[test]

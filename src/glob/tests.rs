@@ -458,3 +458,75 @@ fn compile_error_names_the_owner() {
     assert_eq!(err.0, 3);
     assert_eq!(err.1, "bad glob");
 }
+
+/// Review finding: globs that can never match a canonical name were accepted silently, so a
+/// deny CIP with `nginx` or `library/nginx*` denied nothing.
+#[test]
+fn globs_that_can_never_match_are_named() {
+    for (glob, write) in [
+        ("nginx", "index.docker.io/library/nginx"),
+        ("nginx:*", "index.docker.io/library/nginx:*"),
+        ("busybox*", "index.docker.io/library/busybox*"),
+        ("library/nginx*", "index.docker.io/library/nginx*"),
+        ("myuser/*", "index.docker.io/myuser/*"),
+    ] {
+        assert!(translate(glob).is_ok(), "{glob}");
+        let reason = never_matches(glob).unwrap_or_else(|| panic!("{glob}"));
+        assert!(reason.starts_with("it can never match: "), "{reason}");
+        assert!(
+            reason.ends_with(&format!("write {write}")),
+            "{glob}: {reason}"
+        );
+        // ... and they indeed match none of the canonical names built from their own text.
+        let image = glob.replace('*', "x");
+        if let Ok(r) = crate::reference::ImageRef::parse(&image) {
+            assert_eq!(
+                image_matches(glob, &image, true),
+                Ok(false),
+                "{glob} on {image}"
+            );
+            assert!(!r.glob_candidates().is_empty());
+        }
+    }
+    for fine in [
+        "**",
+        "*",
+        "*/*",
+        "**:latest",
+        "**demo**",
+        "*/**",
+        "ghcr.io/**",
+        "localhost/**",
+        "localhost:5000/*",
+        "index.docker.io/library/nginx*",
+        "gcr.io/projectsigstore/policy-webhook@sha256:d1e7af59381793687db4673277005276eb73a06cf555503138dd18eaa1ca47d6",
+    ] {
+        assert_eq!(never_matches(fine), None, "{fine}");
+    }
+}
+
+/// Review finding: a 90 KB glob passed validation, then globset panicked building its regex
+/// at admission (`regex compilation shouldn't fail`). More characters than any image name has
+/// are refused.
+#[test]
+fn globs_longer_than_any_name_are_refused() {
+    let huge = format!("ghcr.io/{}x", "a**".repeat(30_000));
+    assert_eq!(translate(&huge), Err(GlobError::TooLong(30_009)));
+    assert!(GlobMatcher::new([(0, huge.as_str())]).is_err());
+    let longest = format!("ghcr.io/{}", "a".repeat(MAX_LITERAL_BYTES - 8));
+    assert!(translate(&longest).is_ok());
+    assert!(translate(&format!("{longest}a")).is_err());
+    // Star-heavy globs within the bound still compile and match (no panic).
+    let stars = format!("ghcr.io/{}", "*a".repeat(2000));
+    let m = GlobMatcher::new([(0, stars.as_str())]).unwrap();
+    assert!(
+        m.matching_owners(&[format!("ghcr.io/{}", "a".repeat(2000))])
+            .contains(&0)
+    );
+    assert_eq!(
+        GlobError::TooLong(30_009).to_string(),
+        format!(
+            "glob is invalid: it has 30009 characters other than *, more than any image name can have ({MAX_LITERAL_BYTES})"
+        )
+    );
+}
