@@ -38,6 +38,19 @@ pub const NO_IDENTITY_MATCHED: &str =
 /// `test_data/sessions/keyless-mismatch.yml`).
 const CONSTRAINTS_NOT_SATISFIED: &str = "The following constraints were not satisfied";
 
+/// Most signature layers of a `.sig` manifest read. The manifest and its certificates come
+/// from the image's repository, before anything is verified: whoever pushes the image decides
+/// how many there are (review finding: 5000 forged certificates made 5000 host calls and a
+/// 700 KB message).
+pub const MAX_SIGNATURE_LAYERS: usize = 64;
+
+/// Most (issuer, subject) pairs of those certificates verified for one identity, as many as
+/// the host checks an identity expression is read as ([`identity::MAX_CHECKS`]).
+pub const MAX_CANDIDATE_PAIRS: usize = identity::MAX_CHECKS;
+
+/// Most certificates, and subjects of one certificate, named in a mismatch message.
+const MAX_NAMED: usize = 8;
+
 /// What the `.sig` discovery found.
 enum Certificates {
     /// The `.sig` signature manifest (its reference) and the identities of its certificates.
@@ -89,6 +102,13 @@ impl Checker<'_> {
                         continue;
                     }
                 };
+                if pairs.len() > MAX_CANDIDATE_PAIRS {
+                    failures.push(format!(
+                        "the signature manifest holds {} certificate identities that match the identity; at most {MAX_CANDIDATE_PAIRS} are verified (whoever pushes the image decides how many there are): none was verified",
+                        pairs.len()
+                    ));
+                    continue;
+                }
                 if !pairs.is_empty() {
                     for (issuer, subject) in pairs {
                         match self
@@ -200,7 +220,7 @@ impl Checker<'_> {
             .regexes
             .borrow_mut()
             .entry(re.clone())
-            .or_insert_with(|| regex::Regex::new(re).map_err(|e| format!("regex is invalid: {e}")))
+            .or_insert_with(|| identity::go_regex(re))
             .clone()?;
         Ok(Box::new(move |s: &str| compiled.is_match(s)))
     }
@@ -222,6 +242,12 @@ impl Checker<'_> {
             Err(HostError(e)) if is_missing(&e) => return Ok(Certificates::Missing(reference, e)),
             Err(HostError(e)) => return Err(e),
         };
+        let layers = manifest["layers"].as_array().map_or(0, Vec::len);
+        if layers > MAX_SIGNATURE_LAYERS {
+            return Err(format!(
+                "the signature manifest {reference} has {layers} layers (one per signature); at most {MAX_SIGNATURE_LAYERS} are read"
+            ));
+        }
         let mut identities = Vec::new();
         for layer in manifest["layers"].as_array().into_iter().flatten() {
             if let Some(pem) = layer["annotations"][CERTIFICATE_ANNOTATION].as_str()
@@ -279,7 +305,15 @@ fn found(certs: Result<&Certificates, &str>) -> Vec<String> {
         Ok(Certificates::Found(_, identities)) => {
             let mut lines: Vec<String> = Vec::new();
             for cert in identities {
-                let subjects: Vec<String> = cert.subjects.iter().map(|s| printable(s)).collect();
+                let mut subjects: Vec<String> = cert
+                    .subjects
+                    .iter()
+                    .take(MAX_NAMED)
+                    .map(|s| printable(s))
+                    .collect();
+                if cert.subjects.len() > MAX_NAMED {
+                    subjects.push(format!("and {} more", cert.subjects.len() - MAX_NAMED));
+                }
                 let line = format!(
                     "{NO_IDENTITY_MATCHED}, got subjects [{}] with issuer {}",
                     subjects.join(", "),
@@ -288,6 +322,11 @@ fn found(certs: Result<&Certificates, &str>) -> Vec<String> {
                 if !lines.contains(&line) {
                     lines.push(line);
                 }
+            }
+            if lines.len() > MAX_NAMED {
+                let more = lines.len() - MAX_NAMED;
+                lines.truncate(MAX_NAMED);
+                lines.push(format!("and {more} more certificates"));
             }
             lines
         }
@@ -298,15 +337,23 @@ fn found(certs: Result<&Certificates, &str>) -> Vec<String> {
     }
 }
 
-/// `text` with control characters escaped (`\n` as `\\n`): the certificates of a `.sig`
-/// manifest are read before the host verifies anything, so their texts may be anyone's.
+/// `text` with control characters escaped (`\n` as `\\n`), cut after 256 characters: the
+/// certificates of a `.sig` manifest are read before the host verifies anything, so their
+/// texts may be anyone's.
 fn printable(text: &str) -> String {
-    text.chars()
+    const MAX_CHARS: usize = 256;
+    let mut out: String = text
+        .chars()
+        .take(MAX_CHARS)
         .map(|c| match c.is_control() {
             true => c.escape_default().to_string(),
             false => c.to_string(),
         })
-        .collect()
+        .collect();
+    if text.chars().count() > MAX_CHARS {
+        out.push('…');
+    }
+    out
 }
 
 /// What `identity` expects, next to what was found.

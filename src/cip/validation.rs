@@ -429,14 +429,17 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
             (&id.issuer_reg_exp, "issuerRegExp"),
             (&id.subject_reg_exp, "subjectRegExp"),
         ] {
+            // Upstream compiles with Go's RE2; what Go rejects or reads differently from
+            // regex-syntax is refused here (`identity::re2`), with the construct named.
             if let Some(re) = re
-                && let Err(e) = regex::Regex::new(re)
+                && let Err(e) = crate::identity::check_re2_syntax(re)
             {
-                errs.push(invalid(
-                    re,
-                    format!("{ipath}.{field}"),
-                    Some(format!("regex is invalid: {e}")),
-                ));
+                let details = if e.starts_with("regex is invalid") {
+                    e
+                } else {
+                    format!("regex is invalid: {e}")
+                };
+                errs.push(invalid(re, format!("{ipath}.{field}"), Some(details)));
             }
         }
         // Rule 27.

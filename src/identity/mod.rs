@@ -134,6 +134,12 @@ pub fn check_re2_syntax(pattern: &str) -> Result<(), String> {
     re2::parse(pattern).map(|_| ())
 }
 
+/// `pattern` compiled to match as cosign's Go `regexp` does ([`re2::go_regex`]: ASCII Perl
+/// classes and word boundaries), for choosing candidate identities from certificates.
+pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    re2::go_regex(pattern)
+}
+
 /// Reads `identity` as host checks (module docs), or says why it cannot be.
 ///
 /// Errors: `issuerRegExp <re>: <reason>` or `subjectRegExp <re>: <reason>`, the reason naming

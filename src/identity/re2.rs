@@ -21,9 +21,11 @@
 //! | capture names with `.`, `[`, `]` | error "invalid named capture" (`isValidCaptureName`: `[A-Za-z0-9_]+`) | accepted | refused |
 //! | `\Q…\E`, `\C`, `\0`, octal | `\Q…\E` quotes, `\C` and backreferences are errors, `\0`… is octal | errors | refused (regex-syntax cannot parse it) |
 //!
-//! Classes (`\d`, `\s`, `\w`, `.`) are Unicode-aware in `regex-syntax` and ASCII in Go; they are
-//! never turned into literal text here except `.` (read as a literal dot, a narrowing) and case
-//! folds, so the difference cannot widen a decision (see [`super`]).
+//! The Perl classes `\d`, `\s`, `\w` and the word boundaries `\b`, `\B` are ASCII in Go and
+//! Unicode in `regex-syntax` (`.`, `\pL` and case folding are Unicode in both). For the host
+//! checks ([`super`]) they are never turned into literal text (only `.`, read as a literal dot, a
+//! narrowing, and case folds), so the difference cannot widen a decision; where the module
+//! matches certificate texts itself ([`go_regex`]), they are rewritten to their ASCII meaning.
 
 use regex_syntax::ast::{self, Ast, ClassSet, ClassSetItem, Flag, FlagsItemKind, GroupKind};
 use regex_syntax::hir::Hir;
@@ -45,6 +47,121 @@ pub fn parse(pattern: &str) -> Result<Hir, String> {
     regex_syntax::hir::translate::Translator::new()
         .translate(pattern, &ast)
         .map_err(|e| format!("regex is invalid: {e}"))
+}
+
+/// `pattern` compiled to match as Go's `regexp` does (for choosing candidate identities from a
+/// `.sig` manifest's certificates, [`crate::authority`]): the spellings Go reads differently
+/// refused as [`parse`] does, and the Perl classes and word boundaries, which are ASCII in Go
+/// (`\d` = `[0-9]`, `\w` = `[0-9A-Za-z_]`, `\s` = `[\t\n\f\r ]`, `\b` on `\w`; Go
+/// `src/regexp/syntax/perl_groups.go`, `doc.go`) but Unicode in `regex-syntax`, rewritten to
+/// their ASCII meaning in the syntax tree before it is compiled. Everything else (`.`, `\pL`,
+/// case folding) is Unicode-aware in both.
+///
+/// Errors: as [`parse`].
+pub fn go_regex(pattern: &str) -> Result<regex::Regex, String> {
+    let mut ast = ast::parse::Parser::new()
+        .parse(pattern)
+        .map_err(|e| format!("regex is invalid: {e}"))?;
+    check(&ast, pattern)?;
+    asciify(&mut ast);
+    let hir = regex_syntax::hir::translate::Translator::new()
+        .translate(pattern, &ast)
+        .map_err(|e| format!("regex is invalid: {e}"))?;
+    // The HIR prints as an equivalent expression (regex-syntax's `Display` contract).
+    regex::Regex::new(&hir.to_string()).map_err(|e| format!("regex is invalid: {e}"))
+}
+
+/// Rewrites Perl classes and word boundaries to their ASCII (Go) meaning, in place.
+fn asciify(node: &mut Ast) {
+    match node {
+        Ast::ClassPerl(perl) => *node = Ast::ClassBracketed(Box::new(perl_class(perl))),
+        Ast::Assertion(assertion)
+            if matches!(
+                assertion.kind,
+                ast::AssertionKind::WordBoundary | ast::AssertionKind::NotWordBoundary
+            ) =>
+        {
+            let span = assertion.span;
+            let inner = std::mem::replace(node, Ast::empty(span));
+            *node = Ast::group(ast::Group {
+                span,
+                kind: GroupKind::NonCapturing(ast::Flags {
+                    span,
+                    items: vec![
+                        ast::FlagsItem {
+                            span,
+                            kind: FlagsItemKind::Negation,
+                        },
+                        ast::FlagsItem {
+                            span,
+                            kind: FlagsItemKind::Flag(Flag::Unicode),
+                        },
+                    ],
+                }),
+                ast: Box::new(inner),
+            });
+        }
+        Ast::ClassBracketed(class) => asciify_set(&mut class.kind),
+        Ast::Repetition(rep) => asciify(&mut rep.ast),
+        Ast::Group(group) => asciify(&mut group.ast),
+        Ast::Alternation(alt) => alt.asts.iter_mut().for_each(asciify),
+        Ast::Concat(concat) => concat.asts.iter_mut().for_each(asciify),
+        _ => {}
+    }
+}
+
+fn asciify_set(set: &mut ClassSet) {
+    match set {
+        ClassSet::Item(item) => asciify_item(item),
+        ClassSet::BinaryOp(op) => {
+            asciify_set(&mut op.lhs);
+            asciify_set(&mut op.rhs);
+        }
+    }
+}
+
+fn asciify_item(item: &mut ClassSetItem) {
+    match item {
+        ClassSetItem::Perl(perl) => *item = ClassSetItem::Bracketed(Box::new(perl_class(perl))),
+        ClassSetItem::Bracketed(class) => asciify_set(&mut class.kind),
+        ClassSetItem::Union(union) => union.items.iter_mut().for_each(asciify_item),
+        _ => {}
+    }
+}
+
+/// A Perl class (`\d`, `\s`, `\w`, negated or not) as the bracketed ASCII class Go means.
+fn perl_class(perl: &ast::ClassPerl) -> ast::ClassBracketed {
+    let span = perl.span;
+    let literal = |c: char| ast::Literal {
+        span,
+        kind: ast::LiteralKind::Verbatim,
+        c,
+    };
+    let range = |start: char, end: char| {
+        ClassSetItem::Range(ast::ClassSetRange {
+            span,
+            start: literal(start),
+            end: literal(end),
+        })
+    };
+    let items = match perl.kind {
+        ast::ClassPerlKind::Digit => vec![range('0', '9')],
+        ast::ClassPerlKind::Word => vec![
+            range('0', '9'),
+            range('A', 'Z'),
+            range('a', 'z'),
+            ClassSetItem::Literal(literal('_')),
+        ],
+        ast::ClassPerlKind::Space => ['\t', '\n', '\x0C', '\r', ' ']
+            .into_iter()
+            .map(|c| ClassSetItem::Literal(literal(c)))
+            .collect(),
+    };
+    ast::ClassBracketed {
+        span,
+        negated: perl.negated,
+        kind: ClassSet::Item(ClassSetItem::Union(ast::ClassSetUnion { span, items })),
+    }
 }
 
 /// Refuses what Go parses differently (module docs). Recursion is bounded by regex-syntax's
@@ -300,5 +417,43 @@ mod tests {
         assert!(refused(r"\Qa.b\E").starts_with("regex is invalid: "));
         assert!(refused(r"\0").starts_with("regex is invalid: "));
         assert!(refused(r"\C").starts_with("regex is invalid: "));
+    }
+
+    /// Review finding: the `.sig` path matched `\d`, `\w`, `\s`, `\b` as Unicode classes;
+    /// cosign's Go regexp reads them as ASCII (a subject with an Arabic-Indic digit passed
+    /// `^build-\d+!ci\.example\.com$` here and not upstream).
+    #[test]
+    fn perl_classes_and_word_boundaries_match_as_go() {
+        let m = |re: &str, text: &str| go_regex(re).unwrap().is_match(text);
+        assert!(m(
+            r"^build-\d+!ci\.example\.com$",
+            "build-42!ci.example.com"
+        ));
+        assert!(!m(
+            r"^build-\d+!ci\.example\.com$",
+            "build-\u{661}!ci.example.com"
+        ));
+        assert!(
+            regex::Regex::new(r"^build-\d+$")
+                .unwrap()
+                .is_match("build-\u{661}")
+        );
+        assert!(!m(r"^\w+$", "caf\u{e9}"));
+        assert!(m(r"^\W$", "\u{e9}"));
+        assert!(!m(r"^a\sb$", "a\u{b}b"), "Go's \\s has no vertical tab");
+        assert!(m(r"^a\sb$", "a\x0cb"));
+        assert!(!m(r"^a\sb$", "a\u{a0}b"));
+        assert!(m(r"^[\d_]+$", "1_2"));
+        assert!(!m(r"^[\d_]+$", "\u{661}"));
+        assert!(m(r"^[^\D]$", "7"));
+        assert!(!m(r"^[^\D]$", "\u{661}"));
+        // \b on ASCII word characters: é is not one in Go.
+        assert!(m(r"\bx", "\u{e9}x"));
+        assert!(!m(r"\Bx", "\u{e9}x"));
+        // Unicode classes, `.` and case folding stay Unicode, as in Go.
+        assert!(m(r"^\pN$", "\u{661}"));
+        assert!(m(r"^.$", "\u{e9}"));
+        assert!(m("(?i)^\u{c9}$", "\u{e9}"));
+        assert!(go_regex("a{1, 3}").is_err());
     }
 }

@@ -342,3 +342,87 @@ fn certificate_texts_are_printed_without_control_characters() {
         "a\\nvalidation failed: b\\u{7}"
     );
 }
+
+/// ALICE with its SAN `alice@example.com` replaced by `a<n:04>@example.com` (same length, so
+/// the DER stays well formed; the signature no longer verifies, which this module never checks:
+/// the host does).
+fn cert_for(n: usize) -> String {
+    use base64::Engine as _;
+    let body: String = ALICE.lines().filter(|l| !l.starts_with("-----")).collect();
+    let mut der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let at = der
+        .windows(17)
+        .position(|w| w == b"alice@example.com")
+        .unwrap();
+    der[at..at + 17].copy_from_slice(format!("a{n:04}@example.com").as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    )
+}
+
+/// Review finding: the certificates of a `.sig` manifest are read before anything is verified,
+/// so whoever pushes the image chose how many host calls one admission made (5000 forged
+/// certificates: 5000 calls, a 700 KB message). At most 8 candidate identities are verified,
+/// at most 64 layers read, and the message names at most 8 certificates.
+#[test]
+fn forged_certificates_cannot_multiply_host_calls() {
+    let host_with = |n: usize| {
+        let certs: Vec<String> = (0..n).map(cert_for).collect();
+        let refs: Vec<&str> = certs.iter().map(String::as_str).collect();
+        FakeHost::default()
+            .answer(&format!("manifest_digest {KL_IMG}"), Ok(KL_D))
+            .answer(&format!("oci_manifest {KL_SIG}"), Ok(&sig_manifest(&refs)))
+    };
+    assert_eq!(
+        identity_from_pem_subjects(&cert_for(7)),
+        vec!["a0007@example.com"]
+    );
+    let anyone = keyless_authority(vec![subject_re(ISSUER, "@example\\.com$")]);
+    // Eight candidates: each is asked (and here refused by the fake host).
+    let host = host_with(8);
+    assert!(Checker::new(&host).check(&anyone, &img(KL_IMG)).is_err());
+    assert_eq!(host.calls().len(), 2 + 8);
+    // Nine: none is asked.
+    let host = host_with(9);
+    let e = Checker::new(&host)
+        .check(&anyone, &img(KL_IMG))
+        .unwrap_err();
+    assert!(
+        e.contains("the signature manifest holds 9 certificate identities that match the identity; at most 8 are verified"),
+        "{e}"
+    );
+    assert_eq!(host.calls().len(), 2, "{:?}", host.calls());
+    // Over 64 layers: not read at all.
+    let host = host_with(65);
+    let e = Checker::new(&host)
+        .check(&anyone, &img(KL_IMG))
+        .unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "the signature manifest {KL_SIG} has 65 layers (one per signature); at most 64 are read"
+        )),
+        "{e}"
+    );
+    // A mismatch names at most 8 certificates.
+    let host = host_with(40);
+    let nobody = keyless_authority(vec![subject_re(ISSUER, "^bob@")]);
+    let e = Checker::new(&host)
+        .check(&nobody, &img(KL_IMG))
+        .unwrap_err();
+    assert_eq!(e.matches(NO_IDENTITY_MATCHED).count(), 8, "{e}");
+    assert!(e.contains("and 32 more certificates"), "{e}");
+    assert!(e.len() < 2000, "{} bytes", e.len());
+}
+
+fn identity_from_pem_subjects(pem: &str) -> Vec<String> {
+    crate::certificate::identity_from_pem(pem).unwrap().subjects
+}
