@@ -407,11 +407,15 @@ mod tests {
             "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "cfg"},
             "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
                      "policy": {"type": "rego", "fetchConfigFile": true, "data": "package sigstore\nisCompliant { input.config[\"linux/amd64\"].config.User == \"65532\" }\n"}}}]});
-        let config = json!({"manifest": {}, "digest": "sha256:1", "config": {"os": "linux", "architecture": "amd64", "config": {"User": "65532"}}}).to_string();
+        let config = json!({"manifest": {}, "digest": D, "config": {"os": "linux", "architecture": "amd64", "config": {"User": "65532"}}}).to_string();
         let host = FakeHost::default()
-            .answer("oci_manifest a:1", Ok(r#"{"schemaVersion":2,"layers":[]}"#))
-            .answer("manifest_and_config a:1", Ok(&config))
-            .answer("oci_manifest b:1", Err("manifest unknown"));
+            .answer("manifest_digest a:1", Ok(D))
+            .answer(
+                &format!("oci_manifest a@{D}"),
+                Ok(r#"{"schemaVersion":2,"layers":[]}"#),
+            )
+            .answer(&format!("manifest_and_config a@{D}"), Ok(&config))
+            .answer("manifest_digest b:1", Err("manifest unknown"));
         assert!(run_with(&host, pod_with(&["a:1"]), settings.clone()).accepted);
         let r = run_with(&host, pod_with(&["b:1"]), settings);
         assert_eq!(

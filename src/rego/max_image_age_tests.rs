@@ -9,6 +9,8 @@ use crate::{ValidationResponse, validate_with_host};
 use serde_json::{Value, json};
 
 const IMAGE: &str = "127.0.0.1:5000/demo/app:signed";
+/// `IMAGE` by its digest, as the configuration is read (`imageconfig`).
+const BY_DIGEST: &str = "127.0.0.1:5000/demo/app@sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32";
 
 /// The settings file, as JSON.
 fn settings() -> Value {
@@ -50,11 +52,15 @@ fn host(created: &str) -> FakeHost {
     });
     FakeHost::default()
         .answer(
-            &format!("oci_manifest {IMAGE}"),
+            &format!("manifest_digest {IMAGE}"),
+            Ok("sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32"),
+        )
+        .answer(
+            &format!("oci_manifest {BY_DIGEST}"),
             Ok(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#),
         )
         .answer(
-            &format!("manifest_and_config {IMAGE}"),
+            &format!("manifest_and_config {BY_DIGEST}"),
             Ok(&config.to_string()),
         )
 }
@@ -89,8 +95,9 @@ fn maximum_image_age_validates_and_enforces_the_age() {
     assert_eq!(
         calls,
         vec![
-            format!("oci_manifest {IMAGE}"),
-            format!("manifest_and_config {IMAGE}")
+            format!("manifest_digest {IMAGE}"),
+            format!("oci_manifest {BY_DIGEST}"),
+            format!("manifest_and_config {BY_DIGEST}")
         ]
     );
     let (r, _) = admit(&warn, &days_ago(31));

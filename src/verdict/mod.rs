@@ -553,7 +553,7 @@ impl CipRunner<'_> {
             }
         }
         if policy.fetch_config_file == Some(true) {
-            match imageconfig::fetch_configs(image, self.host) {
+            match imageconfig::fetch_configs(image, digest.as_deref(), self.host) {
                 Ok(configs) => {
                     input.insert("config".into(), Value::Object(configs));
                 }
