@@ -30,6 +30,13 @@
 //!    `v1/ast/rego_v1.go`, `checkRegoV1Rule`).
 //! 4. **Builtins**: every call (in every rule, function and `else` branch, taken or not) must
 //!    name a function of the policy or a builtin this module provides ([`super::builtins`]).
+//! 5. **Recursion**: a rule or function that refers to itself, directly or through others.
+//!    OPA refuses it at compile time (`rego_recursion_error: rule … is recursive`,
+//!    `v1/ast/compile.go`, `checkRecursion`); regorus 0.14.1 does not check it, and evaluating
+//!    a recursive function overflows the module's stack, which traps the module (the host
+//!    answers with an error; review finding). A name is read as a reference to the rule of that
+//!    name wherever it stands in another rule's body or value (conservative: a local variable
+//!    sharing a rule's name counts too).
 //!
 //! Where regorus reads `if`/`in`/`every` as a name, OPA v0 reads it as a name too; a v0 policy
 //! using one of them as a variable (`in := 1`) is legal there and refused here, deliberately
@@ -105,6 +112,17 @@ pub fn problems(module: &Module) -> Vec<String> {
                 ),
             ));
         }
+    }
+    for (span, problem) in &found.bad_formats {
+        out.push((span, problem.clone()));
+    }
+    if let Some((span, cycle)) = found.recursion() {
+        out.push((
+            span,
+            format!(
+                "recursion: {cycle} (OPA refuses recursive rules and functions, `rego_recursion_error`; evaluating one would exhaust the module's stack)"
+            ),
+        ));
     }
     let package = package.unwrap_or_default();
     let functions = found.functions(&package);
@@ -235,6 +253,16 @@ struct Found {
     function_rules: Vec<String>,
     /// Every call: its span and the function's path (`None`: not a path).
     calls: Vec<(Span, Option<String>)>,
+    /// `sprintf` format strings regorus 0.14.1 cannot read without a panic, where.
+    bad_formats: Vec<(Span, String)>,
+    /// The root name of each rule (its first path component), with its first head's span.
+    rules: BTreeMap<String, Span>,
+    /// The rule whose body or value is being walked (`None`: a head).
+    current: Option<String>,
+    /// The names each rule's bodies and values mention (a superset of the rules it refers to).
+    mentions: BTreeMap<String, BTreeSet<String>>,
+    /// `data.<package>.`, through which a rule can also be named.
+    package_prefix: String,
 }
 
 impl Found {
@@ -250,6 +278,54 @@ impl Found {
         if let Some(word) = FUTURE_KEYWORDS.iter().find(|w| **w == span.text()) {
             self.keywords.push((span.clone(), word));
         }
+    }
+
+    /// Records that the rule being walked mentions `name`.
+    fn mention(&mut self, name: &str) {
+        if let Some(current) = &self.current {
+            self.mentions
+                .entry(current.clone())
+                .or_default()
+                .insert(name.to_string());
+        }
+    }
+
+    /// The first cycle through rules, as `a -> b -> a`, with the span of its first rule's head.
+    fn recursion(&self) -> Option<(&Span, String)> {
+        // Depth-first, with its own stack; `on_path` holds the rules of the current path.
+        for start in self.rules.keys() {
+            let mut path: Vec<&str> = vec![start];
+            let mut next: Vec<Vec<&str>> = vec![self.callees(start)];
+            while let Some(todo) = next.last_mut() {
+                let Some(callee) = todo.pop() else {
+                    next.pop();
+                    path.pop();
+                    continue;
+                };
+                if callee == start.as_str() {
+                    path.push(callee);
+                    let span = self.rules.get(start.as_str())?;
+                    return Some((span, path.join(" -> ")));
+                }
+                if path.contains(&callee) || path.len() > self.rules.len() {
+                    continue;
+                }
+                path.push(callee);
+                next.push(self.callees(callee));
+            }
+        }
+        None
+    }
+
+    /// The rules `rule` mentions.
+    fn callees(&self, rule: &str) -> Vec<&str> {
+        self.mentions
+            .get(rule)
+            .into_iter()
+            .flatten()
+            .filter(|name| self.rules.contains_key(name.as_str()))
+            .map(String::as_str)
+            .collect()
     }
 }
 
@@ -274,6 +350,8 @@ fn walk_module(module: &Module, found: &mut Found) {
             found.name(alias);
         }
     }
+    let package = static_path(&module.package.refr).unwrap_or_default();
+    found.package_prefix = format!("data.{package}.");
     for rule in &module.policy {
         let head_refr = match rule.as_ref() {
             Rule::Spec { head, bodies, .. } => {
@@ -332,6 +410,17 @@ fn walk_module(module: &Module, found: &mut Found) {
         if root_name(head_refr) == Some("isCompliant") {
             found.defines_is_compliant = true;
         }
+        let root = root_name(head_refr).map(str::to_string);
+        if let (Some(root), Some(span)) = (&root, root_span(head_refr)) {
+            found
+                .rules
+                .entry(root.clone())
+                .or_insert_with(|| span.clone());
+        }
+        // The bodies and values first, as the rule's mentions; then the head, as none.
+        found.current = root;
+        walk(&mut stack, found);
+        found.current = None;
         stack.push(Node::Expr(head_refr, Place::Value));
         walk(&mut stack, found);
     }
@@ -367,6 +456,42 @@ fn follows_contains(head: &Span, name: &Span, key: &Span) -> bool {
                 .next()
         })
         .is_some_and(|word| word == "contains")
+}
+
+/// Why regorus 0.14.1's `sprintf` would panic (a trap of the module) on `format`, if it would:
+/// its width parser takes any Unicode numeric character after `%` and then `expect`s an ASCII
+/// digit of it (`src/builtins/strings.rs` L329-342, `to_digit(10).expect(…)`), and multiplies
+/// the width without bound. Only literal formats can be checked here.
+fn sprintf_panics(format: &str) -> Option<String> {
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            continue;
+        }
+        let mut digits = 0;
+        while let Some(&d) = chars.peek() {
+            if !(d == '.' || d.is_numeric()) {
+                break;
+            }
+            if d != '.' && !d.is_ascii_digit() {
+                return Some(format!(
+                    "the sprintf format has the character {d:?} in a width: regorus would panic reading it as a digit; use ASCII digits"
+                ));
+            }
+            digits += 1;
+            chars.next();
+        }
+        if digits > 6 {
+            return Some(
+                "the sprintf format has a width of more than 6 digits: regorus would overflow or run out of memory padding to it".to_string(),
+            );
+        }
+    }
+    None
 }
 
 /// `e`, to visit as a value.
@@ -427,6 +552,7 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                 if !(place == Place::Callee && span.text() == "contains") {
                     found.name(span);
                 }
+                found.mention(span.text());
             }
             Expr::Array { items, .. } | Expr::Set { items, .. } => {
                 stack.extend(items.iter().map(value));
@@ -455,12 +581,32 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                 span, fcn, params, ..
             } => {
                 let at = root_span(fcn).unwrap_or(span);
-                found.calls.push((at.clone(), static_path(fcn)));
+                let path = static_path(fcn);
+                if path.as_deref() == Some("sprintf")
+                    && let Some(
+                        Expr::String { span, value, .. } | Expr::RawString { span, value, .. },
+                    ) = params.first().map(|p| p.as_ref())
+                    && let Ok(format) = value.as_string()
+                    && let Some(problem) = sprintf_panics(format)
+                {
+                    found.bad_formats.push((span.clone(), problem));
+                }
+                found.calls.push((at.clone(), path));
                 stack.push(Node::Expr(fcn, Place::Callee));
                 stack.extend(params.iter().map(value));
             }
             Expr::UnaryExpr { expr, .. } => stack.push(value(expr)),
-            Expr::RefDot { refr, .. } => stack.push(Node::Expr(refr, place)),
+            Expr::RefDot { refr, .. } => {
+                if let Some(rule) = static_path(expr)
+                    .as_deref()
+                    .and_then(|p| p.strip_prefix(found.package_prefix.as_str()))
+                    .and_then(|rest| rest.split('.').next())
+                    .map(str::to_string)
+                {
+                    found.mention(&rule);
+                }
+                stack.push(Node::Expr(refr, place));
+            }
             Expr::RefBrack { refr, index, .. } => {
                 stack.push(Node::Expr(refr, place));
                 stack.push(value(index));

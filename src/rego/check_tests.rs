@@ -521,3 +521,76 @@ fn validation_prepares_the_policy() {
         assert_eq!(RegoPolicy::validate(fine, 1000), Ok(()), "{fine}");
     }
 }
+
+const RECURSION: &str = "(OPA refuses recursive rules and functions, `rego_recursion_error`; evaluating one would exhaust the module's stack)";
+
+/// Review finding: a recursive function passed validation, then overflowed the module's stack
+/// at admission (a trap: the host answered 500). OPA refuses recursion at compile time.
+#[test]
+fn recursion_is_refused() {
+    let direct = "package sigstore\nf(x) = y { y := f(x) }\nisCompliant { f(1) }\n";
+    assert_eq!(
+        problems(direct),
+        vec![format!("sigstore.rego:2:1: recursion: f -> f {RECURSION}")]
+    );
+    let mutual = "package sigstore\nisCompliant { p }\np { q }\nq { input.x; p }\n";
+    assert_eq!(
+        problems(mutual),
+        vec![format!(
+            "sigstore.rego:3:1: recursion: p -> q -> p {RECURSION}"
+        )]
+    );
+    // Behind a branch only some inputs take, and through the package's path.
+    let hidden = "package sigstore\ndefault isCompliant = false\nisCompliant { input.image == \"x\"; g(1) }\nisCompliant { input.image != \"x\" }\ng(n) = m { m := data.sigstore.g(n) }\n";
+    assert_eq!(
+        problems(hidden),
+        vec![format!("sigstore.rego:5:1: recursion: g -> g {RECURSION}")]
+    );
+    let comprehension =
+        "package sigstore\nxs[x] { x := [y | y := xs[_]][_] }\nisCompliant { count(xs) == 0 }\n";
+    assert_eq!(
+        problems(comprehension).len(),
+        1,
+        "{:?}",
+        problems(comprehension)
+    );
+}
+
+/// Helpers referring to other rules, defaults and incremental definitions are not recursion.
+#[test]
+fn rules_referring_to_other_rules_pass() {
+    for source in [
+        "package sigstore\nimage := input.image\nbad { endswith(image, \":latest\") }\ndefault isCompliant = false\nisCompliant { not bad }\n",
+        "package sigstore\nf(x) = y { y := g(x) + 1 }\ng(x) = x\nisCompliant { f(1) == 2 }\n",
+        "package sigstore\nok[x] { x := 1 }\nok[x] { x := 2 }\nisCompliant { count(ok) == 2 }\n",
+        "package sigstore\nisCompliant = true { input.a } else = false\n",
+    ] {
+        assert_eq!(problems(source), Vec::<String>::new(), "{source}");
+    }
+}
+
+/// Review finding: `sprintf("%²d", [1])` passed validation and panicked in regorus at
+/// admission (its width parser takes any Unicode numeric character, then expects an ASCII
+/// digit). Literal formats that would panic are refused.
+#[test]
+fn sprintf_formats_that_panic_regorus_are_refused() {
+    let policy = |format: &str| {
+        format!("package sigstore\nisCompliant {{ sprintf({format:?}, [1]) != \"\" }}\n")
+    };
+    let superscript = policy("%\u{b2}d");
+    assert_eq!(
+        problems(&superscript),
+        vec![format!(
+            "sigstore.rego:{}: the sprintf format has the character '\u{b2}' in a width: regorus would panic reading it as a digit; use ASCII digits",
+            pos(&superscript, "%")
+        )]
+    );
+    assert_eq!(problems(&policy("%1234567d")).len(), 1);
+    for fine in ["%d", "%5d", "%05.2f", "%%\u{b2}", "%v \u{661}", "%.3s"] {
+        let source = policy(fine);
+        assert_eq!(problems(&source), Vec::<String>::new(), "{fine}");
+        // Evaluated without a panic (compliant or not is regorus' business).
+        let p = RegoPolicy::compile(&source, 1000).unwrap();
+        let _ = p.evaluate(&image("a"));
+    }
+}

@@ -44,16 +44,44 @@ pub const FAILURE_PREFIX: &str = "failed evaluating rego policy for type Cluster
 /// levels taking over 10 s; `fuzz/regressions/`); real policies nest a handful of levels.
 pub const MAX_BRACKET_DEPTH: usize = 12;
 
-/// Deepest bracket nesting of `text` (brackets inside strings count too: conservative).
+/// Deepest bracket nesting of `text`, outside strings (`"…"` with `\` escapes, `` `…` ``) and
+/// comments (`#` to the end of the line), as Rego's lexer reads them (review finding: brackets
+/// inside a string were counted, and a policy with a 23-bracket string was refused).
 fn bracket_depth(text: &str) -> usize {
     let (mut depth, mut max) = (0usize, 0usize);
-    for c in text.chars() {
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
         match c {
             '(' | '[' | '{' => {
                 depth += 1;
                 max = max.max(depth);
             }
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '"' => {
+                while let Some(s) = chars.next() {
+                    match s {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '`' => {
+                for s in chars.by_ref() {
+                    if s == '`' {
+                        break;
+                    }
+                }
+            }
+            '#' => {
+                for s in chars.by_ref() {
+                    if s == '\n' {
+                        break;
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -179,7 +207,8 @@ impl RegoPolicy {
     }
 
     /// What settings validation runs: [`RegoPolicy::compile`], then regorus' preparation of the
-    /// policy (its analysis: unsafe variables, recursion, …; `Engine::compile_with_entrypoint`,
+    /// policy (its analysis: unsafe variables, …; recursion, which regorus does not analyse, is a
+    /// static check of `compile`; `Engine::compile_with_entrypoint`,
     /// regorus 0.14.1 `src/engine.rs:1175`), whose failure would fail every evaluation. The
     /// preparation is not kept: at admission it happens at the first evaluation, as before.
     ///
@@ -472,6 +501,19 @@ mod tests {
             "]".repeat(12)
         );
         assert!(RegoPolicy::compile(&fine, 1000).is_ok());
+        // Brackets in strings and comments are not nesting.
+        let strings = format!(
+            "package sigstore\n# {c}\nx := \"{s}\\\"{s}\"\ny := `{s}`\nisCompliant {{ x != y }} # {c}\n",
+            s = "[(".repeat(12),
+            c = "{".repeat(30)
+        );
+        assert_eq!(bracket_depth(&strings), 1);
+        assert!(RegoPolicy::compile(&strings, 1000).is_ok());
+        assert_eq!(
+            bracket_depth("\"[[[\n[[["),
+            3,
+            "a string ends at a new line"
+        );
     }
 
     /// The implementation before the engine was prepared once: the unprepared engine cloned
