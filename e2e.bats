@@ -949,3 +949,14 @@ V3KEY=127.0.0.1:5000/demo/v3key:v1
   [ "$(wc -l <<<"$table")" -eq 7 ]
   [ "$demo" = "$table" ]
 }
+
+# --- Review findings: what can never work is refused at validation ------------------------
+
+@test "settings: globs that never match, match entries that never apply and recursive Rego are settings errors" {
+  policy test_data/settings/never-applies.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (deny-by-short-names): invalid value: nginx: spec.images[0].glob'*'write index.docker.io/library/nginx'* ]]
+  [[ "$stderr" == *'policies[0] (deny-by-short-names): invalid value: library/nginx*: spec.images[1].glob'*'write index.docker.io/library/nginx*'* ]]
+  [[ "$stderr" == *'policies[1] (deny-core-pods): invalid value: core: spec.match[0].group'* ]]
+  [[ "$stderr" == *'policies[2] (recursive): invalid rego policy: spec.policy.data'*'recursion: f -> f'* ]]
+}
