@@ -426,6 +426,30 @@ mod tests {
         );
     }
 
+    /// Regression: an image configuration (written by whoever pushed the image) with a label
+    /// named like serde_json's private number token made regorus' conversion fail, and the
+    /// whole input became `undefined`, which a policy written with `not` took as compliant.
+    #[test]
+    fn an_image_configuration_cannot_hide_from_the_policy() {
+        let settings = json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "non-root"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "fetchConfigFile": true, "data": "package sigstore\nisCompliant { not input.config[\"linux/amd64\"].config.User == \"root\" }\n"}}}]});
+        let config = json!({"manifest": {}, "digest": "sha256:1", "config": {"os": "linux", "architecture": "amd64",
+            "config": {"User": "root", "Labels": {"$serde_json::private::Number": "not a number"}}}})
+        .to_string();
+        let host = FakeHost::default()
+            .answer("oci_manifest a:1", Ok(r#"{"schemaVersion":2,"layers":[]}"#))
+            .answer("manifest_and_config a:1", Ok(&config));
+        let r = run_with(&host, pod_with(&["a:1"]), settings);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "validation failed: failed policy: non-root: spec.containers[0].image\na:1 failed evaluating rego policy for type ClusterImagePolicy: policy is not compliant for query 'isCompliant = data.sigstore.isCompliant'"
+            )
+        );
+    }
+
     /// Bounds: very large requests are answered, without trap, with a clear verdict.
     #[test]
     fn ten_thousand_containers() {

@@ -80,7 +80,7 @@ pub struct AdmissionRequest<'a> {
 }
 
 /// A workload to check: its images and what the Rego input may include (borrowed from the
-/// admission request's object, decoded on first use).
+/// admission request's object, found on first use).
 #[derive(Debug, Clone)]
 pub struct Workload<'a> {
     /// `kind` of the object (`Pod`, `Deployment`, ...).
@@ -95,8 +95,7 @@ pub struct Workload<'a> {
     pub labels: BTreeMap<String, String>,
     /// The object, as JSON.
     pub object: Option<&'a RawValue>,
-    spec_value: OnceCell<Result<Value, String>>,
-    metadata_value: OnceCell<Result<Value, String>>,
+    parts: OnceCell<Result<Parts<'a>, String>>,
 }
 
 /// Equal when every field is, `spec` and `metadata` compared as JSON text.
@@ -131,41 +130,39 @@ impl<'a> Workload<'a> {
             images,
             labels,
             object,
-            spec_value: OnceCell::new(),
-            metadata_value: OnceCell::new(),
+            parts: OnceCell::new(),
         }
     }
 
-    /// The object's `spec` as a JSON value (for `includeSpec`; `null` when absent), decoded on
-    /// the first call.
+    /// The object's `spec` as JSON text, borrowed from the request (for `includeSpec`; `null`
+    /// when absent). The Rego input is built from it (`crate::rego::input`), once per request.
     ///
-    /// Errors: serde_json's message when the value cannot be built (nesting deeper than its
-    /// recursion limit of 128 in a field the policy otherwise skips).
-    pub fn spec_value(&self) -> Result<&Value, String> {
-        self.spec_value
-            .get_or_init(|| self.part(|p| p.spec))
-            .as_ref()
-            .map_err(|e| format!("cannot decode spec: {e}"))
+    /// Errors: serde_json's message when the object cannot be read as a JSON object (it was
+    /// read once already, by [`extract`]).
+    pub fn spec_json(&self) -> Result<&'a str, String> {
+        self.part(|p| p.spec)
     }
 
-    /// The object's `metadata` as a JSON value (for `includeObjectMeta`; `null` when absent),
-    /// decoded on the first call. Errors as [`Workload::spec_value`].
-    pub fn metadata_value(&self) -> Result<&Value, String> {
-        self.metadata_value
-            .get_or_init(|| self.part(|p| p.metadata))
-            .as_ref()
-            .map_err(|e| format!("cannot decode metadata: {e}"))
+    /// The object's `metadata` as JSON text (for `includeObjectMeta`; `null` when absent).
+    /// Errors as [`Workload::spec_json`].
+    pub fn metadata_json(&self) -> Result<&'a str, String> {
+        self.part(|p| p.metadata)
     }
-}
 
-impl<'a> Workload<'a> {
-    /// One top-level field of the object as a value (`null` when absent).
-    fn part(&self, field: impl FnOnce(Parts<'a>) -> Option<&'a RawValue>) -> Result<Value, String> {
-        let Some(object) = self.object else {
-            return Ok(Value::Null);
-        };
-        let parts: Parts<'a> = serde_json::from_str(object.get()).map_err(|e| e.to_string())?;
-        to_value(field(parts))
+    /// One top-level field of the object as JSON text (`null` when absent); the object is
+    /// scanned once for both.
+    fn part(
+        &self,
+        field: impl FnOnce(&Parts<'a>) -> Option<&'a RawValue>,
+    ) -> Result<&'a str, String> {
+        let parts = self.parts.get_or_init(|| match self.object {
+            None => Ok(Parts::default()),
+            Some(object) => serde_json::from_str(object.get()).map_err(|e| e.to_string()),
+        });
+        match parts {
+            Ok(parts) => Ok(field(parts).map_or("null", RawValue::get)),
+            Err(e) => Err(e.clone()),
+        }
     }
 }
 
@@ -417,7 +414,7 @@ struct OldObjectView {
 }
 
 /// The `spec` and `metadata` of an object, as JSON (for the Rego input).
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct Parts<'a> {
     #[serde(default, borrow)]
     spec: Option<&'a RawValue>,

@@ -51,7 +51,7 @@ use cip_runner::replay::Replayer;
 use cluster_image_policy::glob::GlobMatcher;
 use cluster_image_policy::host::{CachedHost, Host, HostError};
 use cluster_image_policy::reference::ImageRef;
-use cluster_image_policy::rego::RegoPolicy;
+use cluster_image_policy::rego::{RegoPolicy, input};
 use cluster_image_policy::settings::Settings;
 use cluster_image_policy::verdict::Evaluator;
 use cluster_image_policy::workload::{self, AdmissionRequest, Extraction};
@@ -377,6 +377,7 @@ fn warm(p: &Prepared, n: usize) -> Result<Warm> {
     let host = p.host();
     let checker = cluster_image_policy::authority::Checker::new(&host);
     let mut evaluations = Vec::new();
+    let (spec, metadata) = (input::SharedPart::new(), input::SharedPart::new());
     for (image, index) in &pairs {
         let cip = &settings.policies[*index];
         let Some(policy) = &cip.spec.policy else {
@@ -392,34 +393,38 @@ fn warm(p: &Prepared, n: usize) -> Result<Warm> {
                 matches.insert(authority.name().to_owned(), pass.matches);
             }
         }
-        let mut input = serde_json::Map::new();
-        input.insert("authorityMatches".into(), Value::Object(matches));
-        input.insert("image".into(), Value::String(image.raw().to_owned()));
+        // As the policy builds it: `spec` and `metadata` parsed once, shared (`rego::input`).
+        let mut input = input::Document::new();
+        input.json("authorityMatches", &Value::Object(matches));
+        input.string("image", &image.canonical(false));
+        input.string("imageAsWritten", image.raw());
         if policy.include_spec == Some(true) {
-            input.insert(
-                "spec".into(),
-                workload.spec_value().map_err(|e| anyhow!(e))?.clone(),
+            input.value(
+                "spec",
+                spec.get(|| workload.spec_json()).map_err(|e| anyhow!(e))?,
             );
         }
         if policy.include_object_meta == Some(true) {
-            input.insert(
-                "metadata".into(),
-                workload.metadata_value().map_err(|e| anyhow!(e))?.clone(),
+            input.value(
+                "metadata",
+                metadata
+                    .get(|| workload.metadata_json())
+                    .map_err(|e| anyhow!(e))?,
             );
         }
         if policy.include_type_meta == Some(true) {
-            input.insert(
-                "typemeta".into(),
-                serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
+            input.json(
+                "typemeta",
+                &serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
             );
         }
-        evaluations.push((compiled, Value::Object(input)));
+        evaluations.push((compiled, input.into_value()));
     }
     let rego_evaluated = evaluations.len();
     let rego_evaluate = median_us(n, || {
         timed(|| {
             evaluations.iter().for_each(|(policy, input)| {
-                std::hint::black_box(policy.evaluate(input).is_ok());
+                std::hint::black_box(policy.evaluate_value(input.clone()).is_ok());
             })
         })
         .0

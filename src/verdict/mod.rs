@@ -17,6 +17,7 @@ use crate::glob::GlobMatcher;
 use crate::host::Host;
 use crate::imageconfig;
 use crate::reference::ImageRef;
+use crate::rego::input::{self, SharedPart};
 use crate::rego::{self, RegoPolicy};
 use crate::selector;
 use crate::settings::{NoMatchPolicy, Settings};
@@ -128,6 +129,9 @@ struct CipRunner<'a> {
     outcomes: HashMap<(String, usize), CipOutcome>,
     /// What the host said of the tag beside each pinned image's digest, by image as written.
     tags: HashMap<String, TagCheck>,
+    /// The object's `spec` and `metadata` as Rego values, for every CIP that includes them.
+    spec: SharedPart,
+    metadata: SharedPart,
 }
 
 /// Whether the tag written beside a digest names that digest (`reference`, table row 8),
@@ -167,6 +171,8 @@ impl<'a> Evaluator<'a> {
                 rego_by_source: HashMap::new(),
                 outcomes: HashMap::new(),
                 tags: HashMap::new(),
+                spec: SharedPart::new(),
+                metadata: SharedPart::new(),
             },
         }
     }
@@ -514,15 +520,12 @@ impl CipRunner<'_> {
                 return CipOutcome::Fail { errors };
             }
         };
-        let mut input = Map::new();
-        input.insert("authorityMatches".into(), Value::Object(matches));
+        let mut input = input::Document::new();
+        input.json("authorityMatches", &Value::Object(matches));
         match self.input_image(image) {
             Ok(name) => {
-                input.insert("image".into(), Value::String(name));
-                input.insert(
-                    "imageAsWritten".into(),
-                    Value::String(image.raw().to_string()),
-                )
+                input.string("image", &name);
+                input.string("imageAsWritten", image.raw());
             }
             Err(e) => {
                 errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
@@ -537,26 +540,26 @@ impl CipRunner<'_> {
             if !include {
                 continue;
             }
+            // Parsed once per request, shared by every evaluation (`rego::input`).
             let value = if field == "spec" {
-                workload.spec_value()
+                self.spec.get(|| workload.spec_json())
             } else {
-                workload.metadata_value()
+                self.metadata.get(|| workload.metadata_json())
             };
             match value {
-                Ok(v) => {
-                    input.insert(field.into(), v.clone());
-                }
+                Ok(v) => input.value(field, v),
                 Err(e) => {
-                    errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+                    errors.push(format!(
+                        "{}: cannot decode {field}: {e}",
+                        rego::FAILURE_PREFIX
+                    ));
                     return CipOutcome::Fail { errors };
                 }
             }
         }
         if policy.fetch_config_file == Some(true) {
             match imageconfig::fetch_configs(image, digest.as_deref(), self.host) {
-                Ok(configs) => {
-                    input.insert("config".into(), Value::Object(configs));
-                }
+                Ok(configs) => input.json("config", &Value::Object(configs)),
                 Err(e) => {
                     errors.push(format!("failed to fetch the image configuration: {e}"));
                     return CipOutcome::Fail { errors };
@@ -564,12 +567,12 @@ impl CipRunner<'_> {
             }
         }
         if policy.include_type_meta == Some(true) {
-            input.insert(
-                "typemeta".into(),
-                serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
+            input.json(
+                "typemeta",
+                &serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
             );
         }
-        match compiled.evaluate(&Value::Object(input)) {
+        match compiled.evaluate_value(input.into_value()) {
             Ok(c) => CipOutcome::Pass {
                 warning: c.warning,
                 digest,

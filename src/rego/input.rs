@@ -1,0 +1,393 @@
+//! The input document of a CIP-level Rego evaluation, built directly as regorus values.
+//!
+//! Shape (upstream `PolicyResult`, policy-controller `pkg/webhook/validator_result.go`
+//! L36-142, plus this policy's `image` and `imageAsWritten`; README, "Rego"):
+//! `{"authorityMatches": {…}, "image": "…", "imageAsWritten": "…", "spec": …, "metadata": …,
+//! "typemeta": {…}, "config": {…}}`, each of the last four only when the CIP asks for it.
+//!
+//! The object's `spec` and `metadata` are the large parts (a Deployment's `spec` is most of its
+//! 20 KB). Each is parsed from the object's JSON text straight into a regorus value, once per
+//! request, and shared by every evaluation of the request: a regorus `Value` is
+//! reference-counted, so putting it in another document copies a pointer. Before, each
+//! evaluation decoded the text into a `serde_json::Value`, cloned it into the input and
+//! converted the whole input into regorus values; for a rego-20 request that was more than half
+//! of the policy's instructions and most of the heap it touched (BENCHMARKS.md, "Touch fewer
+//! pages").
+
+use regorus::{Rc, Value};
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One evaluation's input document, under construction.
+#[derive(Debug, Default)]
+pub struct Document {
+    fields: BTreeMap<Value, Value>,
+}
+
+impl Document {
+    /// An empty document.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `key` to a string.
+    pub fn string(&mut self, key: &str, value: &str) {
+        self.fields.insert(Value::from(key), Value::from(value));
+    }
+
+    /// Sets `key` to a JSON value (converted with [`from_json`]).
+    pub fn json(&mut self, key: &str, value: &serde_json::Value) {
+        self.fields.insert(Value::from(key), from_json(value));
+    }
+
+    /// Sets `key` to a regorus value (shared, not copied: see the module documentation).
+    pub fn value(&mut self, key: &str, value: Value) {
+        self.fields.insert(Value::from(key), value);
+    }
+
+    /// The document, as regorus' `set_input` takes it.
+    pub fn into_value(self) -> Value {
+        Value::from(self.fields)
+    }
+}
+
+/// A part of the object (`spec`, `metadata`) as a regorus value, parsed on first use and then
+/// shared by every evaluation of the request.
+#[derive(Debug, Default)]
+pub struct SharedPart {
+    value: OnceCell<Result<Value, String>>,
+}
+
+impl SharedPart {
+    /// Nothing parsed yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The part, parsed from the JSON text `text` gives on the first call (later calls return
+    /// the first result, without calling `text`).
+    ///
+    /// Errors: `text`'s, or serde_json's message when the text cannot be built as a value
+    /// (nesting deeper than serde_json's recursion limit of 128: `recursion limit exceeded at
+    /// line 1 column N`).
+    pub fn get<'t>(&self, text: impl FnOnce() -> Result<&'t str, String>) -> Result<Value, String> {
+        self.value
+            .get_or_init(|| parse(text()?))
+            .as_ref()
+            .cloned()
+            .map_err(Clone::clone)
+    }
+}
+
+/// A JSON text as a regorus value, every object key an ordinary key (see [`from_json`]); object
+/// keys are interned while parsing, as regorus' own `Value::from_json_str` does (regorus 0.14.1
+/// `src/value/mod.rs:494-505`), so the `name`, `image`, `resources`, … of every container share
+/// one string each. The value equals what the text gives as a `serde_json::Value` converted
+/// with [`from_json`] (`tests::parsing_matches_the_conversion_of_a_json_value`).
+///
+/// Errors: serde_json's message (`recursion limit exceeded at line 1 column 2345`: serde_json
+/// refuses nesting deeper than 128; `trailing characters at …`).
+pub fn parse(text: &str) -> Result<Value, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Visitor::default()
+        .deserialize(&mut de)
+        .map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// The regorus value of a JSON value, every object key an ordinary key.
+///
+/// Unlike regorus' own conversions (`Value::from(serde_json::Value)` and its `Deserialize`,
+/// regorus 0.14.1 `src/value/mod.rs:316-327`), an object whose first key is
+/// `$serde_json::private::Number` (serde_json's token for arbitrary-precision numbers, which
+/// this crate does not enable) is not read as a number: OPA, which upstream runs, has no such
+/// token, and regorus' reading made a whole document fail to convert when the token held
+/// something other than a number. Before, that turned the whole input into `undefined`, which
+/// a policy written with `not` took as compliant, and an image's configuration (its labels,
+/// `fetchConfigFile`) is written by whoever pushed the image
+/// (`tests::the_private_number_token_is_an_ordinary_key`).
+pub fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => number(n),
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => Value::from(a.iter().map(from_json).collect::<Vec<_>>()),
+        serde_json::Value::Object(o) => Value::from(
+            o.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), from_json(v)))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}
+
+/// A serde_json number as regorus reads one: `u64`, then `i64`, then `f64` (serde_json's
+/// numbers are finite), as regorus' visitor does (`visit_u64`, `visit_i64`, `visit_f64`).
+fn number(n: &serde_json::Number) -> Value {
+    if let Some(u) = n.as_u64() {
+        Value::from(u)
+    } else if let Some(i) = n.as_i64() {
+        Value::from(i)
+    } else {
+        Value::from(n.as_f64().unwrap_or_default())
+    }
+}
+
+/// Builds regorus values from JSON, interning object keys for one document.
+#[derive(Default)]
+struct Visitor {
+    keys: RefCell<BTreeSet<Rc<str>>>,
+}
+
+impl Visitor {
+    fn deserialize<'de, D: serde::Deserializer<'de>>(&self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+
+    /// The one shared copy of `key` in this document.
+    fn key(&self, key: &str) -> Value {
+        let mut keys = self.keys.borrow_mut();
+        if let Some(shared) = keys.get(key) {
+            return Value::String(Rc::clone(shared));
+        }
+        let shared: Rc<str> = Rc::from(key);
+        keys.insert(Rc::clone(&shared));
+        Value::String(shared)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for &Visitor {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+/// An object key, interned.
+struct Key<'v>(&'v Visitor);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<Value, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(self.0.key(v))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for &Visitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::from(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut fields = BTreeMap::new();
+        while let Some(key) = map.next_key_seed(Key(self))? {
+            let value = map.next_value_seed(self)?;
+            fields.insert(key, value);
+        }
+        Ok(Value::from(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    fn deployment_spec_text() -> String {
+        let request: serde_json::Value = serde_json::from_str(include_str!(
+            "../../test_data/bench/deployment-5-containers.json"
+        ))
+        .unwrap();
+        request["object"]["spec"].to_string()
+    }
+
+    /// Without the private number token, the conversion is regorus' own.
+    #[test]
+    fn conversion_matches_regorus() {
+        let spec: serde_json::Value = serde_json::from_str(&deployment_spec_text()).unwrap();
+        for input in [
+            json!({"image": "a:1", "spec": spec}),
+            json!({"n": [0, -1, 1.5, 18446744073709551615u64, -9223372036854775808i64, 1e300, -0.0], "e": {}, "a": [], "z": null, "t": true}),
+            json!([1, "two", {"three": 3.5}]),
+            json!("text"),
+        ] {
+            assert_eq!(from_json(&input), Value::from(input.clone()), "{input}");
+        }
+    }
+
+    /// Regression: regorus reads an object whose first key is serde_json's private number token
+    /// as a number, and fails on the whole document when the token holds anything else; the
+    /// input then became `undefined`, and `not …` held. Here it is an ordinary key, as in OPA.
+    #[test]
+    fn the_private_number_token_is_an_ordinary_key() {
+        let token = "$serde_json::private::Number";
+        for input in [
+            json!({"config": {"linux/amd64": {"config": {"User": "root", "Labels": {token: "bad"}}}}}),
+            json!({token: "12"}),
+            json!({"x": {"a": 1, token: "1"}}),
+        ] {
+            let value = from_json(&input);
+            assert_eq!(parse(&input.to_string()), Ok(value.clone()), "{input}");
+            let text = value.to_json_str().unwrap();
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, input, "{input}");
+        }
+        // What regorus itself makes of them.
+        let bad = json!({"config": {"Labels": {token: "bad"}}});
+        assert!(Value::deserialize(&bad).is_err());
+        assert_eq!(Value::from(json!({token: "12"})), Value::from(12u64));
+        // A policy written with `not` sees the configuration.
+        let policy = crate::rego::RegoPolicy::compile(
+            "package sigstore\nisCompliant { not input.config[\"linux/amd64\"].config.User == \"root\" }\n",
+            1000,
+        )
+        .unwrap();
+        let mut doc = Document::new();
+        doc.json(
+            "config",
+            &json!({"linux/amd64": {"config": {"User": "root", "Labels": {token: "bad"}}}}),
+        );
+        assert!(policy.evaluate_value(doc.into_value()).is_err());
+    }
+
+    /// Parsing the text gives what the text decoded as a `serde_json::Value` and converted
+    /// gives, on every shape a JSON text can take (duplicate keys: the last one wins in both;
+    /// big numbers; escapes).
+    #[test]
+    fn parsing_matches_the_conversion_of_a_json_value() {
+        let spec = deployment_spec_text();
+        for text in [
+            spec.as_str(),
+            r#"{"a": 1, "a": 2, "b": {"c": [1, 2.50, -0, -0.0, 1e3, 18446744073709551616, -9223372036854775809]}}"#,
+            r#"{"s": "\u00e9\n\"", "k\u00e9y": 1, "empty": {}, "list": [], "n": null, "t": true, "f": false}"#,
+            r#"[{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]"#,
+            "null",
+            "\"text\"",
+            "7",
+        ] {
+            let via_json: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(parse(text), Ok(from_json(&via_json)), "{text}");
+            assert_eq!(parse(text), Ok(Value::from(via_json.clone())), "{text}");
+        }
+        assert!(
+            parse("{} x")
+                .unwrap_err()
+                .starts_with("trailing characters")
+        );
+        assert!(parse("{\"a\": }").is_err());
+    }
+
+    /// Keys are shared within a document.
+    #[test]
+    fn object_keys_are_interned() {
+        let value = parse(r#"[{"name": "a"}, {"name": "b"}]"#).unwrap();
+        let key = |i: usize| {
+            let object = value[i].as_object().unwrap();
+            match object.keys().next().unwrap() {
+                Value::String(s) => Rc::clone(s),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(Rc::ptr_eq(&key(0), &key(1)));
+    }
+
+    #[test]
+    fn too_deep_a_text_is_an_error_with_serde_jsons_words() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let err = parse(&deep).unwrap_err();
+        assert!(
+            err.starts_with("recursion limit exceeded at line 1 column "),
+            "{err}"
+        );
+        let fine = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+        assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn a_shared_part_is_parsed_once() {
+        let part = SharedPart::new();
+        let mut calls = 0;
+        let mut text = || {
+            calls += 1;
+            Ok(r#"{"containers": [{"image": "nginx"}]}"#)
+        };
+        let first = part.get(&mut text).unwrap();
+        let second = part.get(&mut text).unwrap();
+        assert_eq!(calls, 1);
+        assert_eq!(first, second);
+        assert_eq!(first["containers"][0]["image"], Value::from("nginx"));
+        let failing = SharedPart::new();
+        assert_eq!(
+            failing.get(|| Err("no object".into())),
+            Err("no object".into())
+        );
+        assert_eq!(failing.get(|| Ok("{}")), Err("no object".into()));
+    }
+
+    #[test]
+    fn documents_hold_what_was_set() {
+        let mut doc = Document::new();
+        doc.string("image", "a:1");
+        doc.json(
+            "authorityMatches",
+            &json!({"authority-0": {"static": true}}),
+        );
+        doc.value("spec", parse(r#"{"replicas": 2}"#).unwrap());
+        assert_eq!(
+            doc.into_value(),
+            Value::from(
+                json!({"image": "a:1", "authorityMatches": {"authority-0": {"static": true}}, "spec": {"replicas": 2}})
+            )
+        );
+    }
+}
