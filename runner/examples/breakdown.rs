@@ -398,13 +398,14 @@ fn warm(p: &Prepared, n: usize) -> Result<Warm> {
         input.json("authorityMatches", &Value::Object(matches));
         input.string("image", &image.canonical(false));
         input.string("imageAsWritten", image.raw());
-        if policy.include_spec == Some(true) {
+        // Only what the policy can read is built (the rest is only checked, in the policy).
+        if policy.include_spec == Some(true) && compiled.reads_input("spec") {
             input.value(
                 "spec",
                 spec.get(|| workload.spec_json()).map_err(|e| anyhow!(e))?,
             );
         }
-        if policy.include_object_meta == Some(true) {
+        if policy.include_object_meta == Some(true) && compiled.reads_input("metadata") {
             input.value(
                 "metadata",
                 metadata
@@ -556,11 +557,25 @@ fn main() -> Result<()> {
         // Profiling aid: `CIP_BREAKDOWN_LOOP=static-20:1000 valgrind --tool=callgrind …`
         // runs one cold `validate_with_host`, then the given number of warm ones.
         let (id, n) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
+        let n: usize = n.parse()?;
+        // A settings scenario: `validate_settings`'s logic on its settings.
+        if let Some(Call::ValidateSettings { settings }) =
+            scenarios.iter().find(|s| s.id == id).map(|s| &s.call)
+        {
+            let json = settings.to_json()?;
+            for _ in 0..=n {
+                std::hint::black_box(
+                    cluster_image_policy::settings::validate_settings_payload(json.as_bytes())
+                        .is_ok(),
+                );
+            }
+            return Ok(());
+        }
         let p = prepared
             .iter()
             .find(|p| p.id == id)
             .ok_or_else(|| anyhow!("unknown scenario {id}"))?;
-        for _ in 0..=n.parse::<usize>()? {
+        for _ in 0..=n {
             let host = p.host();
             std::hint::black_box(cluster_image_policy::validate_with_host(&p.payload, &host));
         }

@@ -43,6 +43,10 @@
 //! (it is nearly always v1 syntax without the import; README, "Rego").
 //!
 //! Problems are reported all at once, one line each, `sigstore.rego:<line>:<col>: <problem>`.
+//!
+//! The same walk finds which fields of `input` the policy can read ([`InputReads`]), so that a
+//! CIP with `includeSpec` whose policy never reads `input.spec` is not given a spec it would
+//! not look at (the largest part of the input, parsed for nothing).
 
 use super::builtins;
 use regorus::unstable::{Expr, Literal, Module, Query, Ref, Rule, RuleHead, Span};
@@ -55,13 +59,82 @@ pub const MODULE: &str = "sigstore.rego";
 /// `src/parser.rs:91`).
 const FUTURE_KEYWORDS: [&str; 4] = ["contains", "every", "if", "in"];
 
+/// The root of the input document in Rego.
+const INPUT: &str = "input";
+
 /// The fix named by every keyword error.
 const KEYWORD_FIX: &str = "add `import rego.v1` (for Rego v1 syntax), or write Rego v0";
 
+/// Which top-level fields of the input document a policy can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputReads {
+    /// Any of them: `input` is used otherwise than as `input.<name>` or `input["<name>"]`
+    /// (`x := input`, `input[k]`, `object.get(input, …)`, `walk(input, …)`, `import input`,
+    /// `with input as …`, or a local name `input`).
+    All,
+    /// Only these (`input.image`, `input["spec"]`, `import input.spec`, …).
+    Fields(BTreeSet<String>),
+}
+
+impl Default for InputReads {
+    fn default() -> Self {
+        InputReads::Fields(BTreeSet::new())
+    }
+}
+
+impl InputReads {
+    /// Whether the policy can read `input.<field>`.
+    pub fn includes(&self, field: &str) -> bool {
+        match self {
+            InputReads::All => true,
+            InputReads::Fields(fields) => fields.contains(field),
+        }
+    }
+
+    fn field(&mut self, field: &str) {
+        if let InputReads::Fields(fields) = self {
+            fields.insert(field.to_string());
+        }
+    }
+
+    /// Both modules' reads.
+    pub fn union(self, other: InputReads) -> InputReads {
+        match (self, other) {
+            (InputReads::Fields(mut a), InputReads::Fields(b)) => {
+                a.extend(b);
+                InputReads::Fields(a)
+            }
+            _ => InputReads::All,
+        }
+    }
+}
+
+/// What [`analyse`] finds in a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// Every problem, one line each, in source order (empty: none).
+    pub problems: Vec<String>,
+    /// The fields of `input` the module can read.
+    pub input: InputReads,
+}
+
 /// Every problem of `module`, one line each, in source order (empty: none).
 pub fn problems(module: &Module) -> Vec<String> {
+    analyse(module).problems
+}
+
+/// The problems of `module` and the fields of `input` it can read, in one walk.
+pub fn analyse(module: &Module) -> Analysis {
     let mut found = Found::default();
     walk_module(module, &mut found);
+    let input = std::mem::take(&mut found.input);
+    Analysis {
+        problems: report(module, found),
+        input,
+    }
+}
+
+fn report(module: &Module, found: Found) -> Vec<String> {
     let mut out: Vec<(&Span, String)> = Vec::new();
     let package_span = root_span(&module.package.refr).unwrap_or(module.package.refr.span());
     let package = static_path(&module.package.refr);
@@ -263,6 +336,8 @@ struct Found {
     mentions: BTreeMap<String, BTreeSet<String>>,
     /// `data.<package>.`, through which a rule can also be named.
     package_prefix: String,
+    /// The fields of `input` read.
+    input: InputReads,
 }
 
 impl Found {
@@ -274,9 +349,15 @@ impl Found {
             .collect()
     }
 
+    /// A name used (a variable, a rule, an alias, …). Every use of `input` that is not
+    /// `input.<name>` or `input["<name>"]` comes here (the walk does not visit the `input` of
+    /// those), and then the policy may read any field.
     fn name(&mut self, span: &Span) {
         if let Some(word) = FUTURE_KEYWORDS.iter().find(|w| **w == span.text()) {
             self.keywords.push((span.clone(), word));
+        }
+        if span.text() == INPUT {
+            self.input = InputReads::All;
         }
     }
 
@@ -348,6 +429,16 @@ fn walk_module(module: &Module, found: &mut Found) {
     for import in &module.imports {
         if let Some(alias) = &import.r#as {
             found.name(alias);
+        }
+        // `import input.spec [as s]` reads `input.spec`; `import input` all of it.
+        if root_name(&import.refr) == Some(INPUT) {
+            match static_path(&import.refr)
+                .as_deref()
+                .map(|p| p.split('.').nth(1))
+            {
+                Some(Some(field)) => found.input.field(field),
+                _ => found.input = InputReads::All,
+            }
         }
     }
     let package = static_path(&module.package.refr).unwrap_or_default();
@@ -424,6 +515,11 @@ fn walk_module(module: &Module, found: &mut Found) {
         stack.push(Node::Expr(head_refr, Place::Value));
         walk(&mut stack, found);
     }
+}
+
+/// Whether `expr` is the name `input` itself.
+fn is_input(expr: &Expr) -> bool {
+    matches!(expr, Expr::Var { span, .. } if span.text() == INPUT)
 }
 
 /// The name a reference starts from (`a` of `a.b[x]`).
@@ -596,7 +692,7 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                 stack.extend(params.iter().map(value));
             }
             Expr::UnaryExpr { expr, .. } => stack.push(value(expr)),
-            Expr::RefDot { refr, .. } => {
+            Expr::RefDot { refr, field, .. } => {
                 if let Some(rule) = static_path(expr)
                     .as_deref()
                     .and_then(|p| p.strip_prefix(found.package_prefix.as_str()))
@@ -605,10 +701,26 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                 {
                     found.mention(&rule);
                 }
-                stack.push(Node::Expr(refr, place));
+                if is_input(refr) {
+                    found.input.field(field.0.text());
+                } else {
+                    stack.push(Node::Expr(refr, place));
+                }
             }
             Expr::RefBrack { refr, index, .. } => {
-                stack.push(Node::Expr(refr, place));
+                if is_input(refr) {
+                    match index.as_ref() {
+                        Expr::String { value, .. } | Expr::RawString { value, .. } => {
+                            match value.as_string() {
+                                Ok(field) => found.input.field(field),
+                                Err(_) => found.input = InputReads::All,
+                            }
+                        }
+                        _ => found.input = InputReads::All,
+                    }
+                } else {
+                    stack.push(Node::Expr(refr, place));
+                }
                 stack.push(value(index));
             }
             Expr::BinExpr { lhs, rhs, .. }

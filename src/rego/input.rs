@@ -56,6 +56,8 @@ impl Document {
 #[derive(Debug, Default)]
 pub struct SharedPart {
     value: OnceCell<Result<Value, String>>,
+    /// What [`SharedPart::check`] found, when it ran before any parse.
+    checked: OnceCell<Result<(), String>>,
 }
 
 impl SharedPart {
@@ -76,6 +78,82 @@ impl SharedPart {
             .as_ref()
             .cloned()
             .map_err(Clone::clone)
+    }
+
+    /// Whether the part could be parsed, without building it: for a CIP that includes the part
+    /// but whose policy never reads it (`RegoPolicy::reads_input`), so that a part too deep to
+    /// build fails that CIP as it would if the part were built, with the same message. Once
+    /// the part is parsed, its result; otherwise the text is checked once (see [`check`]).
+    pub fn check<'t>(&self, text: impl FnOnce() -> Result<&'t str, String>) -> Result<(), String> {
+        if let Some(parsed) = self.value.get() {
+            return parsed.as_ref().map(|_| ()).map_err(Clone::clone);
+        }
+        self.checked.get_or_init(|| check(text()?)).clone()
+    }
+}
+
+/// Whether [`parse`] would accept `text`, with its error if not, without building anything:
+/// serde_json's parser over the text, with the nesting limit it applies when building values.
+pub fn check(text: &str) -> Result<(), String> {
+    serde_json::from_str::<Nesting>(text)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A JSON value read and dropped, every array and object entered as [`parse`] enters them
+/// (serde_json counts the nesting in `deserialize_any`).
+struct Nesting;
+
+impl<'de> serde::Deserialize<'de> for Nesting {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(NestingVisitor)
+    }
+}
+
+struct NestingVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NestingVisitor {
+    type Value = Nesting;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Nesting, E> {
+        Ok(Nesting)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Nesting, A::Error> {
+        while seq.next_element::<Nesting>()?.is_some() {}
+        Ok(Nesting)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Nesting, A::Error> {
+        while map
+            .next_entry::<serde::de::IgnoredAny, Nesting>()?
+            .is_some()
+        {}
+        Ok(Nesting)
     }
 }
 
@@ -325,6 +403,37 @@ mod tests {
                 .starts_with("trailing characters")
         );
         assert!(parse("{\"a\": }").is_err());
+    }
+
+    /// `check` accepts and refuses what `parse` does, with the same words.
+    #[test]
+    fn checking_agrees_with_parsing() {
+        let spec = deployment_spec_text();
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        let deep_object = format!("{}{}", "{\"a\":".repeat(129), "}".repeat(129));
+        let ok_object = format!("{}1{}", "{\"a\":".repeat(127), "}".repeat(127));
+        for text in [
+            spec.as_str(),
+            deep.as_str(),
+            deep_object.as_str(),
+            ok_object.as_str(),
+            "{} x",
+            "{\"a\": }",
+            "[1, 2",
+            "\"unterminated",
+            "null",
+        ] {
+            assert_eq!(check(text), parse(text).map(|_| ()), "{text}");
+        }
+        let part = SharedPart::new();
+        assert!(
+            part.check(|| Ok(&deep))
+                .unwrap_err()
+                .starts_with("recursion limit exceeded")
+        );
+        let parsed = SharedPart::new();
+        parsed.get(|| Ok("{}")).unwrap();
+        assert_eq!(parsed.check(|| Err("not called".into())), Ok(()));
     }
 
     /// Keys are shared within a document.

@@ -22,6 +22,8 @@ pub mod check;
 mod check_tests;
 pub mod input;
 #[cfg(test)]
+mod input_reads_tests;
+#[cfg(test)]
 mod max_image_age_tests;
 
 use regorus::unstable::{Expr, Rule, RuleHead};
@@ -102,6 +104,9 @@ pub struct RegoPolicy {
     parsed: Engine,
     /// `parsed`, prepared at the first evaluation (see [`Prepared::new`]).
     prepared: OnceCell<Prepared>,
+    /// The fields of `input` the policy can read ([`check::InputReads`]; all of them for a
+    /// policy that was not checked).
+    input: check::InputReads,
 }
 
 /// A policy as evaluations start from.
@@ -158,17 +163,26 @@ impl RegoPolicy {
     /// (`sigstore.rego:<line>:<col>: <problem>`).
     pub fn compile(source: &str, timeout_ms: u64) -> Result<Self, String> {
         let mut policy = Self::parse(source, timeout_ms)?;
-        let problems: Vec<String> = policy
-            .parsed
-            .get_modules()
-            .iter()
-            .flat_map(|module| check::problems(module))
-            .collect();
+        let mut problems: Vec<String> = Vec::new();
+        let mut input = check::InputReads::default();
+        for module in policy.parsed.get_modules().iter() {
+            let analysis = check::analyse(module);
+            problems.extend(analysis.problems);
+            input = input.union(analysis.input);
+        }
         if problems.is_empty() {
+            policy.input = input;
             Ok(policy)
         } else {
             Err(problems.join("\n"))
         }
+    }
+
+    /// Whether an evaluation can read `input.<field>` ([`check::InputReads`]): when it cannot,
+    /// the caller need not build that field (a CIP's `includeSpec` with a policy that reads
+    /// only `input.image`).
+    pub fn reads_input(&self, field: &str) -> bool {
+        self.input.includes(field)
     }
 
     /// What settings validation runs: [`RegoPolicy::compile`], then regorus' preparation of the
@@ -212,6 +226,7 @@ impl RegoPolicy {
         Ok(RegoPolicy {
             parsed: engine,
             prepared: OnceCell::new(),
+            input: check::InputReads::All,
         })
     }
 

@@ -540,21 +540,24 @@ impl CipRunner<'_> {
             if !include {
                 continue;
             }
-            // Parsed once per request, shared by every evaluation (`rego::input`).
-            let value = if field == "spec" {
-                self.spec.get(|| workload.spec_json())
+            let (part, text) = if field == "spec" {
+                (&self.spec, workload.spec_json())
             } else {
-                self.metadata.get(|| workload.metadata_json())
+                (&self.metadata, workload.metadata_json())
             };
-            match value {
-                Ok(v) => input.value(field, v),
-                Err(e) => {
-                    errors.push(format!(
-                        "{}: cannot decode {field}: {e}",
-                        rego::FAILURE_PREFIX
-                    ));
-                    return CipOutcome::Fail { errors };
-                }
+            // Parsed once per request and shared by every evaluation; not built at all for a
+            // policy that never reads it, only checked, to fail alike (`rego::input`).
+            let built = if compiled.reads_input(field) {
+                part.get(|| text).map(|v| input.value(field, v))
+            } else {
+                part.check(|| text)
+            };
+            if let Err(e) = built {
+                errors.push(format!(
+                    "{}: cannot decode {field}: {e}",
+                    rego::FAILURE_PREFIX
+                ));
+                return CipOutcome::Fail { errors };
             }
         }
         if policy.fetch_config_file == Some(true) {
