@@ -435,12 +435,16 @@ mod tests {
             "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy", "metadata": {"name": "non-root"},
             "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
                      "policy": {"type": "rego", "fetchConfigFile": true, "data": "package sigstore\nisCompliant { not input.config[\"linux/amd64\"].config.User == \"root\" }\n"}}}]});
-        let config = json!({"manifest": {}, "digest": "sha256:1", "config": {"os": "linux", "architecture": "amd64",
+        let config = json!({"manifest": {}, "digest": D, "config": {"os": "linux", "architecture": "amd64",
             "config": {"User": "root", "Labels": {"$serde_json::private::Number": "not a number"}}}})
         .to_string();
         let host = FakeHost::default()
-            .answer("oci_manifest a:1", Ok(r#"{"schemaVersion":2,"layers":[]}"#))
-            .answer("manifest_and_config a:1", Ok(&config));
+            .answer("manifest_digest a:1", Ok(D))
+            .answer(
+                &format!("oci_manifest a@{D}"),
+                Ok(r#"{"schemaVersion":2,"layers":[]}"#),
+            )
+            .answer(&format!("manifest_and_config a@{D}"), Ok(&config));
         let r = run_with(&host, pod_with(&["a:1"]), settings);
         assert_eq!(
             r.message.as_deref(),
