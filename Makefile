@@ -39,6 +39,19 @@ else
 	wasm-opt -Oz $(WASM_FEATURES) target/wasm32-wasip1/release/cluster_image_policy.wasm -o policy.wasm
 endif
 
+# Measured, not used (BENCHMARKS.md, "Lever 1: Wizer pre-initialisation"): the module
+# pre-initialised at build time by `cip-runner preinit` (src/preinit.rs), for
+# `target/runner/cip-runner bench --policy preinit-policy.wasm`. It was no faster.
+CARGO_WASM := target/wasm32-wasip1/release/cluster_image_policy.wasm
+PREINIT_WASM := target/wasm32-wasip1/release/cluster_image_policy.preinit.wasm
+preinit-policy.wasm: policy.wasm $(RUNNER)
+	$(RUNNER) preinit -o $(PREINIT_WASM) $(CARGO_WASM)
+ifeq ($(WASM_OPT),)
+	cp $(PREINIT_WASM) preinit-policy.wasm
+else
+	wasm-opt -Oz $(WASM_FEATURES) $(PREINIT_WASM) -o preinit-policy.wasm
+endif
+
 annotated-policy.wasm: policy.wasm metadata.yml README.md $(ANNOTATE_DEPS)
 ifeq ($(KWCTL_BIN),)
 	@echo "kwctl is not on the PATH: annotating with the project's kwctl-compatible runner (cip-runner annotate)."
@@ -90,4 +103,4 @@ bench: policy.wasm $(NOOP_WASM) $(RUNNER)
 
 clean:
 	cargo clean
-	rm -f policy.wasm annotated-policy.wasm
+	rm -f policy.wasm annotated-policy.wasm preinit-policy.wasm

@@ -29,6 +29,7 @@ pub mod host;
 pub mod identity;
 pub mod imageconfig;
 pub mod pem;
+pub mod preinit;
 pub mod reference;
 pub mod rego;
 pub mod selector;
@@ -63,6 +64,16 @@ pub extern "C" fn wapc_init() {
         "protocol_version",
         kubewarden_policy_sdk::protocol_version_guest,
     );
+}
+
+/// Pre-initialisation at build time (`cip-runner preinit`, Wizer; `make preinit-policy.wasm`,
+/// measured and not used: [`preinit`]): builds what can be built once
+/// ([`preinit::initialize`]). Wizer removes this export from the module it writes;
+/// `policy.wasm` keeps it, and a host calling it only grows the instance's heap.
+#[cfg(target_arch = "wasm32")]
+#[unsafe(export_name = "wizer.initialize")]
+pub extern "C" fn wizer_initialize() {
+    preinit::initialize();
 }
 
 /// waPC `validate`: `{"request": <AdmissionRequest>, "settings": <settings>}` in, Kubewarden

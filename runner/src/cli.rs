@@ -57,6 +57,10 @@ pub enum Command {
     /// policy-server) and reused instance (as kwctl bench), against a no-op floor.
     #[command(after_help = "Exit codes: 0 measured (and written); 1 an error; 2 a usage error.")]
     Bench(crate::bench::BenchArgs),
+    /// Pre-initialise a policy module with Wizer: run its initialisation function once and
+    /// write the resulting state into a new module (`make preinit-policy.wasm`; measured, not
+    /// used for `policy.wasm`: BENCHMARKS.md).
+    Preinit(crate::preinit::PreinitArgs),
 }
 
 /// `--settings-path` / `--settings-json`.

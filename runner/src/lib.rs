@@ -58,6 +58,8 @@
 //!   type, and the wasm section helpers.
 //! - [`bench`]: `cip-runner bench` (`make bench`): per-request cost on fresh
 //!   and reused instances against the no-op floor.
+//! - [`preinit`]: `cip-runner preinit` (`make preinit-policy.wasm`): the
+//!   module pre-initialised with Wizer (measured, not in the build: BENCHMARKS.md).
 
 pub mod annotate;
 pub mod bench;
@@ -71,6 +73,7 @@ pub mod manifest;
 pub mod metadata;
 pub mod migrate;
 pub mod module;
+pub mod preinit;
 pub mod replay;
 pub mod request;
 pub mod response;

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Annotate(args) => commands::annotate(args).map(|()| 0),
         Command::Migrate(args) => commands::migrate(args),
         Command::Bench(args) => cip_runner::bench::run(args).map(|()| 0),
+        Command::Preinit(args) => cip_runner::preinit::run(args).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),
