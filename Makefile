@@ -89,6 +89,10 @@ demo: $(RUN_DEPS)
 #              policy-server runs it (and one reused instance, as kwctl bench), against the no-op
 #              module; then the native per-phase breakdown. Writes the generated blocks of
 #              BENCHMARKS.md (the rest of the file is kept). BENCH_ARGS="--fresh 50" etc. are passed on.
+#              The breakdown runs without RUST_BACKTRACE: natively anyhow would capture a backtrace for
+#              every error regorus' parser makes while it backtracks (a quarter of a rego-20 request's
+#              instructions under callgrind); in wasm there is no backtrace and the module gets no
+#              environment.
 .PHONY: bench
 NOOP_WASM := target/wasm32-wasip1/release/noop_policy.wasm
 NOOP_SOURCES := $(shell find runner/noop-policy -type f \( -name '*.rs' -o -name Cargo.toml \) -not -path '*/target/*')
@@ -99,7 +103,7 @@ $(NOOP_WASM): $(NOOP_SOURCES) Cargo.toml Cargo.lock
 
 bench: policy.wasm $(NOOP_WASM) $(RUNNER)
 	$(RUNNER) bench --policy policy.wasm --noop $(NOOP_WASM) --output BENCHMARKS.md $(BENCH_ARGS)
-	cargo run --locked --profile runner -p cip-runner --example breakdown -- --output BENCHMARKS.md
+	env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE cargo run --locked --profile runner -p cip-runner --example breakdown -- --output BENCHMARKS.md
 
 clean:
 	cargo clean
