@@ -525,8 +525,10 @@ D746="sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32"
 @test "spellings: an explicit default port :443 is denied" {
   denied_by_no_evil ghcr.io:443/evil/x:1
 }
-@test "spellings: an explicit default port :80 is denied" {
-  denied_by_no_evil ghcr.io:80/evil/x:1
+@test "spellings: an explicit port :80 is refused (containerd reads https on port 80, Docker plain http)" {
+  refused ghcr.io:80/evil/x:1
+  [[ "$(message)" == *"the registry port 80 is read differently by the container runtimes"* ]]
+  refused ghcr.io:80/good/x:1
 }
 @test "spellings: a zero-padded port is denied" {
   denied_by_no_evil ghcr.io:0443/evil/x:1

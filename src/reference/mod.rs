@@ -25,7 +25,8 @@
 //! | # | spelling | same as | here | policy-controller |
 //! |---|---|---|---|---|
 //! | 1 | registry host in upper or mixed case (`GHCR.IO/x`) | `ghcr.io/x` (DNS and HTTP hosts are case-insensitive; the grammar allows upper case in the domain) | lower-cased | kept as written: a deny glob on `ghcr.io/**` is dodged |
-//! | 2 | explicit default port `:443` or `:80` (`ghcr.io:443/x`) | `ghcr.io/x` (the runtime dials the same endpoint) | dropped (kept as `:443` on a single-label host such as `myhost:80`, which without a port would be a Docker Hub namespace) | kept: dodged |
+//! | 2 | explicit default port `:443` (`ghcr.io:443/x`) | `ghcr.io/x` (the runtime dials the same endpoint, `https://ghcr.io/v2/`) | dropped (kept on a single-label host such as `myhost:443`, which without a port would be a Docker Hub namespace) | kept: dodged |
+//! | 2b | explicit port `:80` (`ghcr.io:80/x`) | no one endpoint: containerd dials `https://ghcr.io:80/v2/`, Docker and go-containerregistry `http://ghcr.io/v2/` (`pkg/name/registry.go` `Scheme`) | refused (dropping it would let an allow glob on `ghcr.io/**` admit whatever serves port 80; keeping it would let the http reading dodge a deny glob) | kept |
 //! | 3 | port with leading zeros (`localhost:05000/x`) | `localhost:5000/x` (ports are decimal numbers) | zeros dropped (then row 2) | kept: dodged |
 //! | 4 | port 0 or over 65535 | nothing (no endpoint) | refused | kept |
 //! | 5 | Docker Hub: no registry, `docker.io`, `index.docker.io`, `registry-1.docker.io` (the endpoint the runtimes call), `registry.hub.docker.com` | one registry | `index.docker.io` (policy-controller's name, so its globs keep working) | `docker.io` → `index.docker.io` only: the other two dodge |
@@ -95,10 +96,11 @@ impl std::fmt::Display for ParseError {
 }
 
 /// A registry host as written (`GHCR.IO:0443`) in canonical form (`ghcr.io`): lower case, the
-/// port without leading zeros and without the default ports 443 and 80, Docker Hub's names as
+/// port without leading zeros and without the default port 443, Docker Hub's names as
 /// [`DOCKER_HUB`]. Table rows 1-5.
 ///
-/// Errors: a port that names no endpoint (0, or over 65535).
+/// Errors: a port that names no endpoint (0, or over 65535), and port 80, which the runtimes
+/// read as different endpoints (row 2b).
 pub fn canonical_registry(host: &str) -> Result<String, String> {
     let lower = host.to_ascii_lowercase();
     let (name, port) = match lower.rsplit_once(':') {
@@ -121,13 +123,22 @@ pub fn canonical_registry(host: &str) -> Result<String, String> {
                     "the registry port {digits} names no endpoint (ports are 1 to 65535)"
                 ));
             }
+            // Port 80 names no one endpoint: containerd dials `https://host:80/v2/` (the port
+            // as written, https for every host but localhost), Docker and go-containerregistry
+            // `http://host/v2/` (`pkg/name/registry.go` `Scheme`: a `:80` suffix means http);
+            // neither is `https://host/v2/`. Refused (row 2).
+            if number == 80 {
+                return Err(format!(
+                    "the registry port {digits} is read differently by the container runtimes (containerd dials https on port 80, Docker plain http): write the registry without a port, or with the port it serves on"
+                ));
+            }
             // A single-label host other than `localhost` is a registry only with its port
             // (without one, `myhost/x` is a Docker Hub repository): its default port is kept,
             // as 443, so that the canonical name still names the registry.
             let single_label = !name.contains('.') && name != "localhost";
             match number {
-                443 | 80 if single_label => Some(443),
-                443 | 80 => None,
+                443 if single_label => Some(443),
+                443 => None,
                 other => Some(other),
             }
         }

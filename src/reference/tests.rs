@@ -52,10 +52,21 @@ fn registry_host_case_and_ports() {
         "Ghcr.Io/evil/x:1",
         "ghcr.io:443/evil/x:1",
         "ghcr.io:0443/evil/x:1",
-        "ghcr.io:80/evil/x:1",
-        "GHCR.IO:00080/evil/x:1",
     ] {
         assert_eq!(names(image), vec!["ghcr.io/evil/x:1"], "{image}");
+    }
+    // Row 2b: port 80 is https://host:80 for containerd and http://host for Docker.
+    for image in [
+        "ghcr.io:80/evil/x:1",
+        "GHCR.IO:00080/evil/x:1",
+        "MyHost:80/x:1",
+        "localhost:80/x",
+    ] {
+        let e = ImageRef::parse(image).unwrap_err().reason;
+        assert!(
+            e.contains("the registry port") && e.contains("read differently"),
+            "{image}: {e}"
+        );
     }
     assert_eq!(
         names("localhost:05000/app:v1"),
@@ -74,7 +85,7 @@ fn registry_host_case_and_ports() {
         Ok("ghcr.io:8443".into())
     );
     // A single-label host is a registry only with a port: its default port is kept, as 443.
-    for image in ["myhost:443/x:1", "MyHost:80/x:1", "myhost:0443/x:1"] {
+    for image in ["myhost:443/x:1", "MyHost:443/x:1", "myhost:0443/x:1"] {
         assert_eq!(names(image), vec!["myhost:443/x:1"], "{image}");
     }
     assert_eq!(names("myhost/x:1"), vec!["index.docker.io/myhost/x:1"]);
@@ -204,7 +215,7 @@ fn canonical_names_are_fixed_points() {
         "registry-1.docker.io/nginx:1",
         "localhost/app",
         "localhost:05000/a/b:c",
-        "myhost:80/x",
+        "myhost:443/x",
         "127.0.0.1:443/x",
         "docker.io:5000/x",
     ] {
@@ -228,7 +239,7 @@ fn registry_spellings(kind: usize) -> Vec<&'static str> {
             "DOCKER.IO/",
             "Docker.Io:443/",
             "index.docker.io:0443/",
-            "registry-1.docker.io:80/",
+            "registry-1.docker.io:443/",
         ],
         1 => vec![
             "ghcr.io/",
@@ -236,7 +247,7 @@ fn registry_spellings(kind: usize) -> Vec<&'static str> {
             "Ghcr.io/",
             "ghcr.io:443/",
             "ghcr.io:00443/",
-            "GHCR.IO:80/",
+            "GHCR.IO:443/",
         ],
         2 => vec![
             "localhost:5000/",
@@ -244,7 +255,7 @@ fn registry_spellings(kind: usize) -> Vec<&'static str> {
             "localhost:05000/",
             "LocalHost:0005000/",
         ],
-        _ => vec!["localhost/", "localhost:443/", "LocalHost:080/"],
+        _ => vec!["localhost/", "localhost:443/", "LocalHost:0443/"],
     }
 }
 
@@ -253,6 +264,7 @@ fn refused_variants(registry: &str, path: &str, suffix: &str) -> Vec<String> {
     let mut out = vec![
         format!("ghcr.io./{path}{suffix}"),
         format!("ghcr.io:0/{path}{suffix}"),
+        format!("ghcr.io:80/{path}{suffix}"),
         format!("ghcr.io:65536/{path}{suffix}"),
         format!("[::1]:5000/{path}{suffix}"),
         format!("UPPER/{path}{suffix}"),

@@ -302,7 +302,6 @@ fn no_spelling_dodges_a_deny_glob() {
         "GHCR.IO/evil/x:1".into(),
         "ghcr.io:443/evil/x:1".into(),
         "Ghcr.Io:0443/evil/x:1".into(),
-        "ghcr.io:80/evil/x:1".into(),
         format!("ghcr.io/evil/x@{D}"),
         format!("ghcr.io/evil/x:1@{D}"),
         "evil/x".into(),
@@ -330,6 +329,7 @@ fn no_spelling_dodges_a_deny_glob() {
         "EVIL/x".into(),
         "[::1]:5000/evil/x".into(),
         "ghcr.io:0/evil/x".into(),
+        "ghcr.io:80/evil/x:1".into(),
     ] {
         let message = decide(&s, &[&image]).rejection().unwrap_or_default();
         assert!(
