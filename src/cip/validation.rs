@@ -205,12 +205,30 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
 /// upstream accepts such an entry, and the CIP then applies to nothing through it.
 fn match_never_applies(m: &super::MatchResource, i: usize) -> Vec<FieldError> {
     let valid_resource = VALID_RESOURCES.contains(&m.resource.as_str());
-    let rule_8 = m.resource.is_empty() && m.version.is_empty() && m.group.is_empty();
-    if rule_8 || (!m.resource.is_empty() && !valid_resource) {
+    let all_empty = m.resource.is_empty() && m.version.is_empty() && m.group.is_empty();
+    // With a selector, rule 8 reports it; an unknown resource, rule 7.
+    if (all_empty && m.selector.is_some()) || (!m.resource.is_empty() && !valid_resource) {
         return Vec::new();
     }
     let mut errs = Vec::new();
     let never = "a match entry applies only to requests for its resource, group and version: without one it never applies";
+    // Every kind this policy reads is served at v1 only (KINDS; batch/v1beta1 CronJobs were
+    // removed in Kubernetes 1.25), and the API server sends the version as it serves it, in
+    // lower case: any other version never applies.
+    if !m.version.is_empty() && m.version != "*" && m.version != "v1" {
+        errs.push(invalid(
+            &m.version,
+            format!("spec.match[{i}].version"),
+            Some(format!(
+                "{} are served at v1 only: this entry never applies (write v1, or *)",
+                if m.resource.is_empty() {
+                    "the resources this policy checks"
+                } else {
+                    m.resource.as_str()
+                }
+            )),
+        ));
+    }
     for (value, field) in [(&m.resource, "resource"), (&m.version, "version")] {
         if value.is_empty() {
             errs.push(FieldError {
@@ -287,6 +305,18 @@ fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
                 format!("{path}.static.action"),
                 Some("unsupported action".into()),
             )),
+        }
+        // Not an upstream rule: upstream shows the message only on `fail`
+        // (`pkg/webhook/validator.go`, `disallowed by static policy: <message>`) and drops it
+        // silently on `pass`.
+        if st.action == "pass"
+            && let Some(message) = st.message.as_deref().filter(|m| !m.is_empty())
+        {
+            errs.push(invalid(
+                message,
+                format!("{path}.static.message"),
+                Some("a message is shown only when the action is fail, and a pass admits without one (upstream drops it too): remove it".into()),
+            ));
         }
     }
     if let Some(sources) = &a.source {
@@ -802,8 +832,9 @@ mod upstream_rules {
             &["invalid value: apple: spec.match[0].resource\nunsupported resource name"],
         );
     }
-    /// Review finding: match entries that can never apply were accepted silently (a deny CIP
-    /// with `group: core` denied nothing). Not an upstream rule.
+    /// Review findings: match entries that can never apply were accepted silently (a deny CIP
+    /// with `group: core`, `match: [{}]` or `version: V1` denied nothing). Not an upstream
+    /// rule.
     #[test]
     fn match_entries_that_never_apply() {
         let mut spec = with_authority(json!({"static": {"action": "pass"}}));
@@ -813,7 +844,10 @@ mod upstream_rules {
             {"group": "", "version": "*", "resource": "deployments"},
             {"version": "v1", "selector": {"matchLabels": {"a": "b"}}},
             {"group": "batch", "version": "*", "resource": "cronjobs"},
-            {"group": "", "version": "v1", "resource": "pods"}
+            {"group": "", "version": "v1", "resource": "pods"},
+            {},
+            {"group": "", "version": "V1", "resource": "pods"},
+            {"group": "apps", "version": "v2", "resource": "deployments"}
         ]);
         assert_eq!(
             errors_for(spec, true),
@@ -822,6 +856,10 @@ mod upstream_rules {
                 "missing field(s): spec.match[1].version\na match entry applies only to requests for its resource, group and version: without one it never applies (write v1, or *)",
                 "invalid value: : spec.match[2].group\ndeployments are in the API group \"apps\" (the core group is \"\"): this entry never applies",
                 "missing field(s): spec.match[3].resource\na match entry applies only to requests for its resource, group and version: without one it never applies (write the lowercase plural, e.g. pods)",
+                "missing field(s): spec.match[6].resource\na match entry applies only to requests for its resource, group and version: without one it never applies (write the lowercase plural, e.g. pods)",
+                "missing field(s): spec.match[6].version\na match entry applies only to requests for its resource, group and version: without one it never applies (write v1, or *)",
+                "invalid value: V1: spec.match[7].version\npods are served at v1 only: this entry never applies (write v1, or *)",
+                "invalid value: v2: spec.match[8].version\ndeployments are served at v1 only: this entry never applies (write v1, or *)",
             ]
         );
     }
@@ -891,6 +929,26 @@ mod upstream_rules {
             12,
             with_authority(json!({"static": {"action": "allow"}})),
             &["invalid value: allow: spec.authorities[0].static.action\nunsupported action"],
+        );
+    }
+    /// Review finding: a message on a passing static authority was accepted and never shown.
+    #[test]
+    fn a_message_on_a_passing_static_authority_is_refused() {
+        assert_eq!(
+            errors_for(
+                with_authority(json!({"static": {"action": "pass", "message": "hi"}})),
+                true
+            ),
+            vec![
+                "invalid value: hi: spec.authorities[0].static.message\na message is shown only when the action is fail, and a pass admits without one (upstream drops it too): remove it"
+            ]
+        );
+        assert!(
+            errors_for(
+                with_authority(json!({"static": {"action": "fail", "message": "hi"}})),
+                true
+            )
+            .is_empty()
         );
     }
     #[test]
