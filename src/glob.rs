@@ -93,7 +93,9 @@ pub const MAX_LITERAL_BYTES: usize = crate::reference::MAX_REFERENCE_LEN + 64;
 /// `.` or a `:`, or is `localhost` (a single-label host keeps its port, Docker Hub is
 /// `index.docker.io`). So a glob without `/` and without `**` (`*` does not cross `/`) never
 /// matches (`nginx`, `busybox*`, `nginx:*`), nor does one whose first component is literal and
-/// not a registry (`library/nginx*`, `myuser/*`). Upstream matched these only through
+/// not a registry (`library/nginx*`, `myuser/*`), nor one whose last component has no
+/// wildcard, tag or digest (`ghcr.io/org/app`, `ghcr.io/**/app`): every canonical name ends in
+/// `:tag` or `@digest`, which no `/` follows. Upstream matched these only through
 /// `glob.Match`'s fallback to the image as written (`pkg/apis/glob/glob.go` L92-97), which is
 /// dead in its admission, where the name passed is already normalised
 /// (`pkg/webhook/validator.go` L1241): they never matched there either.
@@ -103,13 +105,25 @@ pub fn never_matches(glob: &str) -> Option<String> {
         "*" => "index.docker.io/library/*",
         other => other,
     };
+    // A last component without a wildcard, a tag or a digest names a repository alone.
+    let bare = |g: &str| !g.rsplit('/').next().unwrap_or(g).contains(['*', ':', '@']);
     let docker_hub = |rest: &str| {
-        if rest.contains('/') {
+        let glob = if rest.contains('/') {
             format!("index.docker.io/{rest}")
         } else {
             format!("index.docker.io/library/{rest}")
+        };
+        if bare(&glob) {
+            format!("{glob}:* and {glob}@*")
+        } else {
+            glob
         }
     };
+    if glob.contains('/') && bare(glob) {
+        return Some(format!(
+            "it can never match: an image's canonical name ends in its tag or digest ({glob}:latest, {glob}@sha256:…); to match the repository whatever the tag or digest write two globs, {glob}:* and {glob}@*"
+        ));
+    }
     match glob.split_once('/') {
         None if !glob.contains("**") => Some(format!(
             "it can never match: an image's canonical name starts with its registry and a / (a * does not cross /); for a Docker Hub image write {}",

@@ -459,12 +459,29 @@ fn compile_error_names_the_owner() {
     assert_eq!(err.1, "bad glob");
 }
 
-/// Review finding: globs that can never match a canonical name were accepted silently, so a
-/// deny CIP with `nginx` or `library/nginx*` denied nothing.
+/// Review findings: globs that can never match a canonical name were accepted silently, so a
+/// deny CIP with `nginx`, `library/nginx*` or `ghcr.io/evil/x` (no tag, no digest, and the
+/// glob validation itself suggested for `nginx`) denied nothing.
 #[test]
 fn globs_that_can_never_match_are_named() {
     for (glob, write) in [
-        ("nginx", "index.docker.io/library/nginx"),
+        (
+            "nginx",
+            "index.docker.io/library/nginx:* and index.docker.io/library/nginx@*",
+        ),
+        (
+            "index.docker.io/library/nginx",
+            "two globs, index.docker.io/library/nginx:* and index.docker.io/library/nginx@*",
+        ),
+        (
+            "ghcr.io/evil/x",
+            "two globs, ghcr.io/evil/x:* and ghcr.io/evil/x@*",
+        ),
+        ("localhost/x", "two globs, localhost/x:* and localhost/x@*"),
+        (
+            "ghcr.io/**/app",
+            "two globs, ghcr.io/**/app:* and ghcr.io/**/app@*",
+        ),
         ("nginx:*", "index.docker.io/library/nginx:*"),
         ("busybox*", "index.docker.io/library/busybox*"),
         ("library/nginx*", "index.docker.io/library/nginx*"),
@@ -499,6 +516,10 @@ fn globs_that_can_never_match_are_named() {
         "localhost/**",
         "localhost:5000/*",
         "index.docker.io/library/nginx*",
+        "index.docker.io/library/nginx:*",
+        "index.docker.io/library/nginx@*",
+        "ghcr.io/org/app:v1",
+        "ghcr.io/**app",
         "gcr.io/projectsigstore/policy-webhook@sha256:d1e7af59381793687db4673277005276eb73a06cf555503138dd18eaa1ca47d6",
     ] {
         assert_eq!(never_matches(fine), None, "{fine}");
