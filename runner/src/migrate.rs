@@ -303,12 +303,48 @@ pub fn validate(
         let errors = errors_by_policy(&message, &names).map_err(|message| {
             anyhow!("the policy's settings validation failed with errors tied to no ClusterImagePolicy:\n{message}")
         })?;
+        let deferred = deferred_duplicates(&errors);
         for (index, reasons) in errors.into_iter().rev() {
+            if deferred.contains(&index) {
+                continue;
+            }
             let cip = kept.remove(index);
             let position = positions.remove(index);
             dropped.push((position, Dropped { cip, reasons }));
         }
     }
+}
+
+/// The CIPs whose only error is a duplicate name of a CIP dropped in the same round for
+/// other reasons: they are kept for the next round, where the name is theirs alone (the
+/// module names the first CIP of a name as `policies[N] has the same name`,
+/// `src/settings.rs`). Without this, of two CIPs named alike, one unsupported, neither was
+/// carried over, the second "dropped" for a twin that is not in the output.
+fn deferred_duplicates(errors: &BTreeMap<usize, Vec<String>>) -> std::collections::BTreeSet<usize> {
+    let twin = |reasons: &[String]| -> Option<usize> {
+        let [name, duplicate] = reasons else {
+            return None;
+        };
+        if !(name.starts_with("invalid value: ") && name.ends_with(": metadata.name")) {
+            return None;
+        }
+        duplicate
+            .strip_prefix("duplicate name: policies[")?
+            .strip_suffix("] has the same name")?
+            .parse()
+            .ok()
+    };
+    errors
+        .iter()
+        .filter(|(_, reasons)| {
+            twin(reasons).is_some_and(|first| {
+                errors
+                    .get(&first)
+                    .is_some_and(|theirs| twin(theirs).is_none())
+            })
+        })
+        .map(|(index, _)| *index)
+        .collect()
 }
 
 /// The module's full metadata, from its `io.kubewarden.metadata` section.
@@ -558,6 +594,39 @@ pub fn run(args: &MigrateArgs) -> Result<u8> {
 mod tests {
     use super::*;
 
+    fn reasons(lines: &[&str]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+    /// Review finding: of two CIPs named alike, the first unsupported, neither was carried
+    /// over (the second was dropped as the twin of one not in the output).
+    #[test]
+    fn a_duplicate_of_a_dropped_cip_waits_for_the_next_round() {
+        let duplicate = |of: usize| {
+            reasons(&[
+                "invalid value: same: metadata.name",
+                &format!("duplicate name: policies[{of}] has the same name"),
+            ])
+        };
+        let errors = BTreeMap::from([
+            (
+                0,
+                reasons(&["not supported: spec.authorities[0].attestations", "why"]),
+            ),
+            (1, duplicate(0)),
+            (3, duplicate(2)),
+            (4, {
+                let mut r = duplicate(0);
+                r.push("missing field(s): spec.images".into());
+                r
+            }),
+        ]);
+        // 1 waits (0 goes for another reason); 3's twin 2 is valid, so 3 is the duplicate;
+        // 4 has an error of its own.
+        assert_eq!(
+            deferred_duplicates(&errors),
+            std::collections::BTreeSet::from([1])
+        );
+    }
     #[test]
     fn errors_are_grouped_by_policy() {
         let names = ["a", "b(x)", "c"];

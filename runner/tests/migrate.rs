@@ -607,3 +607,41 @@ fn documents_that_are_not_yaml_are_reported_and_the_others_carried_over() {
         ["chainguard-image-policy"]
     );
 }
+
+/// Review finding: of two CIPs named alike (from two repositories), the first unsupported, the
+/// second was dropped too, as the duplicate of a CIP that was not carried over.
+#[test]
+fn a_twin_of_a_dropped_cip_is_carried_over() {
+    let cip = |authority: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata:\n  name: same\nspec:\n  images:\n  - glob: \"ghcr.io/**\"\n  authorities:\n  - {authority}\n"
+        )
+    };
+    let stdin = format!(
+        "{}---\n{}",
+        cip(
+            "keyless: {url: https://fulcio.sigstore.dev, identities: [{issuer: https://x, subject: y}]}\n    attestations:\n    - {name: a, predicateType: vuln}"
+        ),
+        cip("static: {action: pass}")
+    );
+    let run = migrate(&["-"], Some(&stdin));
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.starts_with(
+            "dropped: ClusterImagePolicy same (<stdin>, document 1):\n  not supported: spec.authorities[0].attestations\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("duplicate name"), "{}", run.stderr);
+    assert!(
+        run.stderr.ends_with(&format!(
+            "summary: 1 ClusterImagePolicy carried over, 1 dropped; {DEFAULT_NO_MATCH}\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    let cap = yaml(&run.stdout);
+    assert_eq!(policy_names(&cap), ["same"]);
+    assert_eq!(validate_settings(&cap), VALID);
+}
