@@ -954,11 +954,15 @@ V3KEY=127.0.0.1:5000/demo/v3key:v1
 
 # --- Review findings: what can never work is refused at validation ------------------------
 
-@test "settings: globs that never match, match entries that never apply and recursive Rego are settings errors" {
+@test "settings: globs that never match, match entries that never apply, recursive Rego and unused static messages are settings errors" {
   policy test_data/settings/never-applies.yaml test_data/requests/pod.json
   [ "$status" -eq 1 ]
   [[ "$stderr" == *'policies[0] (deny-by-short-names): invalid value: nginx: spec.images[0].glob'*'write index.docker.io/library/nginx'* ]]
   [[ "$stderr" == *'policies[0] (deny-by-short-names): invalid value: library/nginx*: spec.images[1].glob'*'write index.docker.io/library/nginx*'* ]]
   [[ "$stderr" == *'policies[1] (deny-core-pods): invalid value: core: spec.match[0].group'* ]]
   [[ "$stderr" == *'policies[2] (recursive): invalid rego policy: spec.policy.data'*'recursion: f -> f'* ]]
+  [[ "$stderr" == *'policies[0] (deny-by-short-names): invalid value: ghcr.io/evil/x: spec.images[2].glob'*'write two globs, ghcr.io/evil/x:* and ghcr.io/evil/x@*'* ]]
+  [[ "$stderr" == *'policies[1] (deny-core-pods): missing field(s): spec.match[1].resource'* ]]
+  [[ "$stderr" == *'policies[1] (deny-core-pods): invalid value: V1: spec.match[2].version'*'pods are served at v1 only'* ]]
+  [[ "$stderr" == *'policies[3] (pass-with-message): invalid value: approved by the platform team: spec.authorities[0].static.message'* ]]
 }
