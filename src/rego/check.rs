@@ -326,7 +326,8 @@ struct Found {
     function_rules: Vec<String>,
     /// Every call: its span and the function's path (`None`: not a path).
     calls: Vec<(Span, Option<String>)>,
-    /// `sprintf` format strings regorus 0.14.1 cannot read without a panic, where.
+    /// Calls regorus 0.14.1 cannot evaluate without a panic or an abort (literal `sprintf`
+    /// formats, literal `numbers.range` bounds), where.
     bad_formats: Vec<(Span, String)>,
     /// The root name of each rule (its first path component), with its first head's span.
     rules: BTreeMap<String, Span>,
@@ -590,6 +591,38 @@ fn sprintf_panics(format: &str) -> Option<String> {
     None
 }
 
+/// Most elements a literal `numbers.range` / `numbers.range_step` may make (10 million: about
+/// 10 s of evaluation and hundreds of MB, far past any budget).
+pub const MAX_LITERAL_RANGE: f64 = 10_000_000.0;
+
+/// Why a `numbers.range(a, b)` or `numbers.range_step(a, b, _)` call with literal bounds would
+/// trap the module, if it would: regorus 0.14.1 reserves the whole array before the first
+/// element (`src/builtins/numbers.rs` L104-107, `Vec::with_capacity(num_elements)`), so a
+/// range larger than the module's memory aborts it at once (found by the `settings_json` fuzz
+/// target: `numbers.range(2, 2.077e11)` asked for 5 TB), whatever `regoTimeoutMilliseconds`
+/// says. Only literal bounds can be checked here.
+fn huge_range(path: Option<&str>, params: &[Ref<Expr>]) -> Option<String> {
+    if !matches!(path, Some("numbers.range" | "numbers.range_step")) {
+        return None;
+    }
+    let literal = |e: Option<&Ref<Expr>>| match e.map(|e| e.as_ref()) {
+        Some(Expr::Number { value, .. }) => value.as_number().ok()?.as_f64(),
+        _ => None,
+    };
+    // range_step reserves `span / step + 1` elements (L148-153); a step that is not a
+    // positive integer is regorus' own error before that (`step must be a positive integer`).
+    let step = match path {
+        Some("numbers.range_step") => literal(params.get(2)).filter(|s| *s >= 1.0).unwrap_or(1.0),
+        _ => 1.0,
+    };
+    let (a, b) = (literal(params.first())?, literal(params.get(1))?);
+    ((b - a).abs() / step > MAX_LITERAL_RANGE).then(|| {
+        format!(
+            "this range has more than {MAX_LITERAL_RANGE} elements: regorus reserves it whole before the first one, and would exhaust the module's memory (a trap, not a rejection); use a smaller range"
+        )
+    })
+}
+
 /// `e`, to visit as a value.
 fn value(e: &Ref<Expr>) -> Node<'_> {
     Node::Expr(e, Place::Value)
@@ -686,6 +719,9 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                     && let Some(problem) = sprintf_panics(format)
                 {
                     found.bad_formats.push((span.clone(), problem));
+                }
+                if let Some(problem) = huge_range(path.as_deref(), params) {
+                    found.bad_formats.push((at.clone(), problem));
                 }
                 found.calls.push((at.clone(), path));
                 stack.push(Node::Expr(fcn, Place::Callee));

@@ -594,3 +594,37 @@ fn sprintf_formats_that_panic_regorus_are_refused() {
         let _ = p.evaluate(&image("a"));
     }
 }
+
+/// Fuzz finding (`settings_json`): `numbers.range(2, 207700000000.0…)` passed validation and
+/// aborted the module at evaluation (regorus reserves the whole range first: 5 TB).
+#[test]
+fn literal_ranges_too_large_for_the_module_are_refused() {
+    let policy =
+        |call: &str| format!("package sigstore\nisCompliant {{\n  count({call}) > 0\n}}\n");
+    let huge = policy("numbers.range(2, 207700000000.000000000000000000000000000001084450811)");
+    assert_eq!(
+        problems(&huge),
+        vec![format!(
+            "sigstore.rego:{}: this range has more than 10000000 elements: regorus reserves it whole before the first one, and would exhaust the module's memory (a trap, not a rejection); use a smaller range",
+            pos(&huge, "numbers")
+        )]
+    );
+    assert_eq!(problems(&policy("numbers.range(10000001, 0)")).len(), 1);
+    assert_eq!(problems(&policy("numbers.range_step(0, 1e12, 1)")).len(), 1);
+    // A step other than a positive integer is regorus' own error (`step must be a positive
+    // integer`), not a trap: left to it.
+    assert_eq!(
+        problems(&policy("numbers.range_step(0, 10, 0)")),
+        Vec::<String>::new()
+    );
+    for fine in [
+        "numbers.range(1, 10000001)",
+        "numbers.range(1, 1000)",
+        "numbers.range(1, count(input.spec))",
+        "numbers.range_step(0, 10, 2)",
+        "numbers.range_step(0, 1e12, 1000000)",
+    ] {
+        let source = policy(fine);
+        assert_eq!(problems(&source), Vec::<String>::new(), "{fine}");
+    }
+}
