@@ -134,15 +134,19 @@ fn no_manifest_hides_behind_the_index() {
 fn the_configuration_is_the_verified_digests() {
     const A: &str = "127.0.0.1:5000/demo/app";
     const D: &str = "sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32";
-    let host = FakeHost::default()
-        .answer(
-            &format!("oci_manifest {A}@{D}"),
-            Ok(r#"{"schemaVersion":2,"layers":[]}"#),
-        )
-        .answer(
-            &format!("manifest_and_config {A}@{D}"),
-            Ok(&config(D, "amd64", None, "2026-11-01T00:00:00Z")),
-        );
+    // The host reads A@D and answers with the configuration of `config_of`.
+    let host_answering = |config_of: &str| {
+        FakeHost::default()
+            .answer(
+                &format!("oci_manifest {A}@{D}"),
+                Ok(r#"{"schemaVersion":2,"layers":[]}"#),
+            )
+            .answer(
+                &format!("manifest_and_config {A}@{D}"),
+                Ok(&config(config_of, "amd64", None, "2026-11-01T00:00:00Z")),
+            )
+    };
+    let host = host_answering(D);
     let tagged = ImageRef::parse(&format!("{A}:v1")).unwrap();
     let configs = fetch_configs(&tagged, Some(D), &host).unwrap();
     assert_eq!(configs.keys().collect::<Vec<_>>(), vec!["linux/amd64"]);
@@ -150,15 +154,7 @@ fn the_configuration_is_the_verified_digests() {
     let pinned = ImageRef::parse(&format!("{A}:v1@{D}")).unwrap();
     assert!(fetch_configs(&pinned, None, &host).is_ok());
     // A configuration of another digest is refused.
-    let host = FakeHost::default()
-        .answer(
-            &format!("oci_manifest {A}@{D}"),
-            Ok(r#"{"schemaVersion":2,"layers":[]}"#),
-        )
-        .answer(
-            &format!("manifest_and_config {A}@{D}"),
-            Ok(&config(OTHER_D, "amd64", None, "2026-11-01T00:00:00Z")),
-        );
+    let host = host_answering(OTHER_D);
     assert_eq!(
         fetch_configs(&tagged, Some(D), &host),
         Err(format!(
