@@ -196,12 +196,12 @@ impl Settings {
         // policy; settings-50 has 20 Rego CIPs and 3 texts), and its verdict given to every CIP
         // that holds it.
         let mut rego_verdicts: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
+        let mut keys = validation::TextChecks::default();
         for (i, cip) in self.policies.iter().enumerate() {
             if skip.contains(&i) {
                 continue;
             }
-            let prefix = format!("policies[{i}] ({})", cip.name());
-            let mut errs: Vec<FieldError> = validation::validate_cip(cip);
+            let mut errs: Vec<FieldError> = validation::validate_cip(cip, &mut keys);
             errs.extend(validation::unsupported_features(cip));
             errs.extend(trust::undeclared(cip, &self.host_sigstore_trust));
             if !cip.name().is_empty()
@@ -228,7 +228,10 @@ impl Settings {
                     details: Some(e.clone()),
                 });
             }
-            errors.extend(errs.into_iter().map(|e| format!("{prefix}: {e}")));
+            if !errs.is_empty() {
+                let prefix = format!("policies[{i}] ({})", cip.name());
+                errors.extend(errs.into_iter().map(|e| format!("{prefix}: {e}")));
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -417,6 +420,53 @@ mod tests {
         assert_eq!(
             errs[1],
             format!("policies[2] (c): invalid rego policy: spec.policy.data\n{detail}")
+        );
+    }
+
+    /// Each distinct key text is checked once per settings document (`TextChecks`); a refused
+    /// key is still reported for every authority holding it, in the key's own path, and a valid
+    /// twin of the same CIPs passes.
+    #[test]
+    fn a_shared_key_or_regexp_is_reported_for_every_authority() {
+        let cip = |name: &str, keys: &[&str]| {
+            let authorities: Vec<_> = keys
+                .iter()
+                .map(|k| serde_json::json!({"key": {"data": k}}))
+                .collect();
+            serde_json::json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": name}, "spec": {"images": [{"glob": "**"}],
+                "authorities": authorities}})
+        };
+        let good = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFB2vRB56GkNlssONMXhgnaP6ukgc\n7KFe4WSAWsamZqtD2uI/7bvQDQWwx5+Z9U8z9ucV58RB3c/zI87vgrZJ9Q==\n-----END PUBLIC KEY-----\n";
+        let keyless = |name: &str| {
+            serde_json::json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": name}, "spec": {"images": [{"glob": "**"}],
+                "authorities": [{"keyless": {"url": "https://fulcio.sigstore.dev",
+                    "identities": [{"issuerRegExp": "****", "subject": "s"}]}}]}})
+        };
+        let settings = serde_json::json!({"policies": [
+            cip("a", &["notakey", good]), cip("b", &[good]), keyless("k1"),
+            cip("c", &[good, "notakey"]), keyless("k2")]});
+        let s = Settings::from_json(settings.to_string().as_bytes()).unwrap();
+        let errs = s.validate().unwrap_err();
+        let why = "not PEM: a public key in PEM format starts with a \"-----BEGIN PUBLIC KEY-----\" line (the contents of cosign.pub)";
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert_eq!(
+            errs[0],
+            format!("policies[0] (a): invalid value: notakey: spec.authorities[0].key.data\n{why}")
+        );
+        assert_eq!(
+            errs[2],
+            format!("policies[3] (c): invalid value: notakey: spec.authorities[1].key.data\n{why}")
+        );
+        let regexp = errs[1]
+            .strip_prefix("policies[2] (k1): invalid value: ****: spec.authorities[0].keyless.identities[0].issuerRegExp\nregex is invalid: ")
+            .unwrap();
+        assert_eq!(
+            errs[3],
+            format!(
+                "policies[4] (k2): invalid value: ****: spec.authorities[0].keyless.identities[0].issuerRegExp\nregex is invalid: {regexp}"
+            )
         );
     }
 

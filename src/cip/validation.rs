@@ -95,9 +95,21 @@ pub const VALID_RESOURCES: [&str; 8] = [
     "replicationcontrollers",
 ];
 
+/// The reason each distinct `key.data` text and identity regexp was refused (`None`: valid),
+/// shared by the CIPs of one settings document: settings often give many authorities the same
+/// key or issuer pattern (the settings-50 bench has 30 keys, 2 distinct, and 14 regexps, 8
+/// distinct), and parsing the PEM was 14 % of a settings-50 validation, the regexps 12 %
+/// (BENCHMARKS.md, issue 14). Each verdict depends on the text only.
+#[derive(Debug, Default)]
+pub struct TextChecks<'a> {
+    keys: BTreeMap<&'a str, Option<String>>,
+    regexps: BTreeMap<&'a str, Option<String>>,
+}
+
 /// Validates one CIP (after [`ClusterImagePolicy::apply_defaults`]); returns its field errors
-/// without the policy prefix.
-pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
+/// without the policy prefix. `keys` holds the verdicts of the key texts already checked in
+/// the same settings document.
+pub fn validate_cip<'a>(cip: &'a ClusterImagePolicy, keys: &mut TextChecks<'a>) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if cip.kind != "ClusterImagePolicy" {
         errs.push(invalid(
@@ -122,16 +134,16 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
         errs.push(missing(&["spec.images".into()]));
     }
     for (i, image) in spec.images.iter().enumerate() {
-        let path = format!("spec.images[{i}].glob");
+        let path = || format!("spec.images[{i}].glob");
         if image.glob.is_empty() {
-            errs.push(missing(&[path]));
+            errs.push(missing(&[path()]));
         } else if let Err(e) = glob::translate(&image.glob) {
-            errs.push(invalid(&image.glob, path, Some(e.to_string())));
+            errs.push(invalid(&image.glob, path(), Some(e.to_string())));
         } else if let Some(reason) = glob::never_matches(&image.glob) {
             // Not an upstream rule: upstream accepts such a glob, which never matches there.
             errs.push(invalid(
                 &image.glob,
-                path,
+                path(),
                 Some(format!("glob is invalid: {reason}")),
             ));
         }
@@ -190,7 +202,7 @@ pub fn validate_cip(cip: &ClusterImagePolicy) -> Vec<FieldError> {
                 Some(format!("duplicate authority name (also spec.authorities[{first}].name): results would overwrite each other")),
             ));
         }
-        validate_authority(authority, &path, &mut errs);
+        validate_authority(authority, &path, keys, &mut errs);
     }
     if let Some(policy) = &spec.policy {
         validate_policy(policy, "spec.policy", false, &mut errs);
@@ -262,23 +274,32 @@ fn match_never_applies(m: &super::MatchResource, i: usize) -> Vec<FieldError> {
     errs
 }
 
-fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
-    let kinds = [
-        format!("{path}.key"),
-        format!("{path}.keyless"),
-        format!("{path}.static"),
-    ];
+fn validate_authority<'a>(
+    a: &'a Authority,
+    path: &str,
+    keys: &mut TextChecks<'a>,
+    errs: &mut Vec<FieldError>,
+) {
+    // Field paths are built only for an error (settings-50 spent 5 % of a validation in
+    // `format!`, BENCHMARKS.md "Lever 3").
+    let kinds = || {
+        [
+            format!("{path}.key"),
+            format!("{path}.keyless"),
+            format!("{path}.static"),
+        ]
+    };
     let count = [a.key.is_some(), a.keyless.is_some(), a.static_.is_some()]
         .iter()
         .filter(|b| **b)
         .count();
     // Rules 9-10 return early upstream.
     if count == 0 {
-        errs.push(one_of_neither(&kinds));
+        errs.push(one_of_neither(&kinds()));
         return;
     }
     if count > 1 {
-        errs.push(one_of_both(&kinds));
+        errs.push(one_of_both(&kinds()));
         return;
     }
     if let Some(st) = &a.static_ {
@@ -344,10 +365,10 @@ fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
         }
     }
     if let Some(key) = &a.key {
-        validate_key(key, &format!("{path}.key"), errs);
+        validate_key(key, &format!("{path}.key"), keys, errs);
     }
     if let Some(keyless) = &a.keyless {
-        validate_keyless(keyless, &format!("{path}.keyless"), errs);
+        validate_keyless(keyless, &format!("{path}.keyless"), keys, errs);
     }
     if let Some(attestations) = &a.attestations {
         let apath = format!("{path}.attestations");
@@ -366,12 +387,19 @@ fn validate_authority(a: &Authority, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
-    let kinds = [
-        format!("{path}.data"),
-        format!("{path}.kms"),
-        format!("{path}.secretref"),
-    ];
+fn validate_key<'a>(
+    key: &'a KeyRef,
+    path: &str,
+    keys: &mut TextChecks<'a>,
+    errs: &mut Vec<FieldError>,
+) {
+    let kinds = || {
+        [
+            format!("{path}.data"),
+            format!("{path}.kms"),
+            format!("{path}.secretref"),
+        ]
+    };
     let count = [
         key.data.is_some(),
         key.kms.is_some(),
@@ -382,9 +410,9 @@ fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
     .count();
     // Rules 16, 18.
     if count == 0 {
-        errs.push(one_of_neither(&kinds));
+        errs.push(one_of_neither(&kinds()));
     } else if count > 1 {
-        errs.push(one_of_both(&kinds));
+        errs.push(one_of_both(&kinds()));
     }
     // Rule 17.
     if let Some(h) = &key.hash_algorithm {
@@ -407,17 +435,25 @@ fn validate_key(key: &KeyRef, path: &str, errs: &mut Vec<FieldError>) {
     // Rule 19: upstream's `invalid value: <data>: …key.data` (clusterimagepolicy_validation.go
     // L177-180), with the reason on the next line; data holding a private key is not shown.
     if let Some(data) = &key.data
-        && let Err(e) = crate::pem::check(data)
+        && let Some(reason) = keys
+            .keys
+            .entry(data.as_str())
+            .or_insert_with(|| crate::pem::check(data).err().map(|e| e.reason))
     {
         errs.push(invalid(
             crate::pem::shown(data),
             format!("{path}.data"),
-            Some(e.reason),
+            Some(reason.clone()),
         ));
     }
 }
 
-fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>) {
+fn validate_keyless<'a>(
+    keyless: &'a KeylessRef,
+    path: &str,
+    keys: &mut TextChecks<'a>,
+    errs: &mut Vec<FieldError>,
+) {
     // Rules 22-23.
     match (&keyless.url, &keyless.ca_cert) {
         (None, None) => errs.push(one_of_neither(&[
@@ -433,25 +469,25 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
     // ca-cert is a KeyRef and validated as one (clusterimagepolicy_validation.go L204-206);
     // host_limits refuses it anyway, but its own errors are upstream's.
     if let Some(ca) = &keyless.ca_cert {
-        validate_key(ca, &format!("{path}.ca-cert"), errs);
+        validate_key(ca, &format!("{path}.ca-cert"), keys, errs);
     }
     // Rule 24.
     if keyless.identities.is_empty() {
         errs.push(missing(&[format!("{path}.identities")]));
     }
     for (k, id) in keyless.identities.iter().enumerate() {
-        let ipath = format!("{path}.identities[{k}]");
+        let ipath = || format!("{path}.identities[{k}]");
         // Rule 25.
         if id.issuer.is_some() && id.issuer_reg_exp.is_some() {
             errs.push(one_of_both(&[
-                format!("{ipath}.issuer"),
-                format!("{ipath}.issuerRegExp"),
+                format!("{}.issuer", ipath()),
+                format!("{}.issuerRegExp", ipath()),
             ]));
         }
         if id.subject.is_some() && id.subject_reg_exp.is_some() {
             errs.push(one_of_both(&[
-                format!("{ipath}.subject"),
-                format!("{ipath}.subjectRegExp"),
+                format!("{}.subject", ipath()),
+                format!("{}.subjectRegExp", ipath()),
             ]));
         }
         // Rule 26.
@@ -462,14 +498,21 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
             // Upstream compiles with Go's RE2; what Go rejects or reads differently from
             // regex-syntax is refused here (`identity::re2`), with the construct named.
             if let Some(re) = re
-                && let Err(e) = crate::identity::check_re2_syntax(re)
+                && let Some(details) = keys.regexps.entry(re.as_str()).or_insert_with(|| {
+                    crate::identity::check_re2_syntax(re).err().map(|e| {
+                        if e.starts_with("regex is invalid") {
+                            e
+                        } else {
+                            format!("regex is invalid: {e}")
+                        }
+                    })
+                })
             {
-                let details = if e.starts_with("regex is invalid") {
-                    e
-                } else {
-                    format!("regex is invalid: {e}")
-                };
-                errs.push(invalid(re, format!("{ipath}.{field}"), Some(details)));
+                errs.push(invalid(
+                    re,
+                    format!("{}.{field}", ipath()),
+                    Some(details.clone()),
+                ));
             }
         }
         // Rule 27.
@@ -477,16 +520,16 @@ fn validate_keyless(keyless: &KeylessRef, path: &str, errs: &mut Vec<FieldError>
             && id.subject_reg_exp.as_deref().unwrap_or("").is_empty()
         {
             errs.push(missing(&[
-                format!("{ipath}.subject"),
-                format!("{ipath}.subjectRegExp"),
+                format!("{}.subject", ipath()),
+                format!("{}.subjectRegExp", ipath()),
             ]));
         }
         if id.issuer.as_deref().unwrap_or("").is_empty()
             && id.issuer_reg_exp.as_deref().unwrap_or("").is_empty()
         {
             errs.push(missing(&[
-                format!("{ipath}.issuer"),
-                format!("{ipath}.issuerRegExp"),
+                format!("{}.issuer", ipath()),
+                format!("{}.issuerRegExp", ipath()),
             ]));
         }
     }
@@ -501,11 +544,13 @@ fn validate_policy(policy: &Policy, path: &str, attestation: bool, errs: &mut Ve
             Some("only [cue,rego] are supported at the moment".into()),
         ));
     }
-    let sources = [
-        format!("{path}.data"),
-        format!("{path}.configMapRef"),
-        format!("{path}.remote"),
-    ];
+    let sources = || {
+        [
+            format!("{path}.data"),
+            format!("{path}.configMapRef"),
+            format!("{path}.remote"),
+        ]
+    };
     let count = [
         policy.data.is_some(),
         policy.config_map_ref.is_some(),
@@ -516,9 +561,9 @@ fn validate_policy(policy: &Policy, path: &str, attestation: bool, errs: &mut Ve
     .count();
     // Rules 32-33.
     if count == 0 {
-        errs.push(missing(&sources));
+        errs.push(missing(&sources()));
     } else if count > 1 {
-        errs.push(one_of_both(&sources));
+        errs.push(one_of_both(&sources()));
     }
     // Rules 34-35.
     if let Some(remote) = &policy.remote {
@@ -629,7 +674,10 @@ mod tests {
     }
 
     fn rendered(c: &ClusterImagePolicy) -> Vec<String> {
-        validate_cip(c).iter().map(|e| e.to_string()).collect()
+        validate_cip(c, &mut TextChecks::default())
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     fn base() -> serde_json::Value {
@@ -744,7 +792,10 @@ mod upstream_rules {
         if defaults {
             cip.apply_defaults();
         }
-        validate_cip(&cip).iter().map(|e| e.to_string()).collect()
+        validate_cip(&cip, &mut TextChecks::default())
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     fn with_authority(authority: Value) -> Value {
