@@ -10,8 +10,13 @@
 //! L1266-1304): `failed policy: <cip>: <path>\n<image> <error> <error>…`, entries with the same
 //! message and details merged (paths joined by `, `), sorted by message then details, joined by
 //! newlines, and the rejection prefixed with `validation failed: `.
+//!
+//! The request's policy budget ([`crate::budget`]): every Rego evaluation gets the smaller of
+//! `regoTimeoutMilliseconds` and what is left of it, and once it is used up no further CIP
+//! starts (its authorities' host calls included): each fails with the budget's message.
 
 use crate::authority::{AuthorityPass, Checker};
+use crate::budget::RequestBudget;
 use crate::cip::{ClusterImagePolicy, Mode, validation};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
@@ -26,6 +31,7 @@ use kubewarden_policy_sdk::request::GroupVersionKind;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Severity of an [`Entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +138,8 @@ struct CipRunner<'a> {
     /// The object's `spec` and `metadata` as Rego values, for every CIP that includes them.
     spec: SharedPart,
     metadata: SharedPart,
+    /// The request's policy budget.
+    budget: RequestBudget,
 }
 
 /// Whether the tag written beside a digest names that digest (`reference`, table row 8),
@@ -148,8 +156,15 @@ enum TagCheck {
 }
 
 impl<'a> Evaluator<'a> {
-    /// Prepares an evaluation: checks and classifies every CIP's globs into one matcher.
+    /// Prepares an evaluation: checks and classifies every CIP's globs into one matcher. The
+    /// request's budget (`requestBudgetMilliseconds`) starts now.
     pub fn new(settings: &'a Settings, host: &'a dyn Host) -> Self {
+        let budget = RequestBudget::start(settings.request_budget_milliseconds);
+        Self::with_budget(settings, host, budget)
+    }
+
+    /// [`Evaluator::new`] with the request's budget given (started when `validate` started).
+    pub fn with_budget(settings: &'a Settings, host: &'a dyn Host, budget: RequestBudget) -> Self {
         let globs = GlobMatcher::new(settings.policies.iter().enumerate().flat_map(|(i, cip)| {
             cip.spec
                 .images
@@ -173,6 +188,7 @@ impl<'a> Evaluator<'a> {
                 tags: HashMap::new(),
                 spec: SharedPart::new(),
                 metadata: SharedPart::new(),
+                budget,
             },
         }
     }
@@ -459,6 +475,11 @@ impl CipRunner<'_> {
                 .collect();
             return CipOutcome::Fail { errors };
         }
+        if self.budget.is_used_up() {
+            return CipOutcome::Fail {
+                errors: vec![self.budget.used_up()],
+            };
+        }
         let mut errors = Vec::new();
         let mut matches = Map::new();
         let mut digests: Vec<String> = Vec::new();
@@ -575,13 +596,27 @@ impl CipRunner<'_> {
                 &serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
             );
         }
-        match compiled.evaluate_value(input.into_value()) {
+        let per_evaluation = Duration::from_millis(self.settings.rego_timeout_milliseconds);
+        let Some(slice) = self.budget.slice(per_evaluation) else {
+            errors.push(format!(
+                "{}: {}",
+                rego::FAILURE_PREFIX,
+                self.budget.used_up()
+            ));
+            return CipOutcome::Fail { errors };
+        };
+        match compiled.evaluate_value_within(input.into_value(), slice.limit) {
             Ok(c) => CipOutcome::Pass {
                 warning: c.warning,
                 digest,
             },
-            Err(e) => {
-                errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+            Err(f) => {
+                let message = if f.timed_out && slice.request_bound {
+                    self.budget.ran_out_in(cip.name())
+                } else {
+                    f.message
+                };
+                errors.push(format!("{}: {message}", rego::FAILURE_PREFIX));
                 CipOutcome::Fail { errors }
             }
         }
@@ -634,5 +669,7 @@ fn match_applies(
     })
 }
 
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod tests;
