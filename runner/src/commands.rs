@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 
+use crate::cache::CompileCache;
 use crate::capabilities::HostCapabilities;
 use crate::cli::{AnnotateArgs, RunArgs, SettingsArgs, ValidateSettingsArgs};
 use crate::host::{Backend, Host};
@@ -61,7 +62,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(path) => Backend::Replay(Replayer::load(path)?),
         None => Backend::Offline,
     };
-    let module = PolicyModule::load(&args.policy)?;
+    let limits = args.limits.limits().map_err(|e| anyhow!(e))?;
+    let module = PolicyModule::load_with(&args.policy, &CompileCache::from_env(), limits)?;
     let context_aware = match (args.allow_context_aware, module.metadata()) {
         (true, Some(meta)) => meta.context_aware_resources.clone(),
         (true, None) => {
