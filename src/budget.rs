@@ -13,7 +13,11 @@
 //! so the module traps at the first instruction after the deadline, also right after a slow
 //! host call returns. With one-second ticks the interruption comes between `N - 1` and `N`
 //! seconds after the call started (the issue measured 1.3 s with the default 2 s), so only
-//! `N - 1` seconds are certain.
+//! `N - 1` seconds are certain. `N` is the policy's own `spec.timeoutEvalSeconds` when its
+//! ClusterAdmissionPolicy sets one (2 to 30, kubewarden-controller
+//! `api/policies/v1/policy_types.go` L159-166), else the PolicyServer's `--policy-timeout`
+//! (`crates/policy-server/src/evaluation/evaluation_environment.rs` L557-559); the settings
+//! declare it as `hostPolicyTimeoutSeconds`, since the module cannot read it.
 //!
 //! The per-evaluation budget (`regoTimeoutMilliseconds`) alone does not keep a request inside
 //! that: several slow evaluations add up. So every evaluation gets
@@ -34,7 +38,8 @@ use std::time::{Duration, Instant};
 /// The setting that sets the request budget.
 pub const SETTING: &str = "requestBudgetMilliseconds";
 
-/// The setting that declares the PolicyServer's `--policy-timeout`.
+/// The setting that declares policy-server's timeout for this policy (`timeoutEvalSeconds`, else
+/// `--policy-timeout`).
 pub const HOST_TIMEOUT_SETTING: &str = "hostPolicyTimeoutSeconds";
 
 /// Default request budget, in milliseconds: well inside the one second that policy-server's
@@ -64,7 +69,7 @@ pub fn validate(budget_ms: u64, host_timeout_seconds: u64) -> Vec<String> {
     let mut errors = Vec::new();
     if !(1..=MAX_HOST_POLICY_TIMEOUT_SECONDS).contains(&host_timeout_seconds) {
         errors.push(format!(
-            "invalid value: {host_timeout_seconds}: {HOST_TIMEOUT_SETTING}\nexpected 1 to {MAX_HOST_POLICY_TIMEOUT_SECONDS}: the PolicyServer's --policy-timeout (KUBEWARDEN_POLICY_TIMEOUT), in seconds ({DEFAULT_HOST_POLICY_TIMEOUT_SECONDS} by default)"
+            "invalid value: {host_timeout_seconds}: {HOST_TIMEOUT_SETTING}\nexpected 1 to {MAX_HOST_POLICY_TIMEOUT_SECONDS}: policy-server's timeout for this policy, in seconds (the ClusterAdmissionPolicy's timeoutEvalSeconds, else the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT, {DEFAULT_HOST_POLICY_TIMEOUT_SECONDS} by default)"
         ));
         return errors;
     }
@@ -77,15 +82,15 @@ pub fn validate(budget_ms: u64, host_timeout_seconds: u64) -> Vec<String> {
     let guaranteed = guaranteed_ms(host_timeout_seconds);
     if budget_ms >= guaranteed {
         let why = format!(
-            "the request budget must end before policy-server's timeout can interrupt the module: {HOST_TIMEOUT_SETTING} is {host_timeout_seconds} (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT; {DEFAULT_HOST_POLICY_TIMEOUT_SECONDS} by default), and policy-server's clock ticks once a second"
+            "the request budget must end before policy-server's timeout can interrupt the module: {HOST_TIMEOUT_SETTING} is {host_timeout_seconds} (the ClusterAdmissionPolicy's timeoutEvalSeconds, else the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT, {DEFAULT_HOST_POLICY_TIMEOUT_SECONDS} by default), and policy-server's clock ticks once a second"
         );
         let what = if guaranteed == 0 {
             format!(
-                "so it can interrupt a request at once; raise --policy-timeout on the PolicyServer to 2 or more, and {HOST_TIMEOUT_SETTING} with it"
+                "so it can interrupt a request at once; raise timeoutEvalSeconds (or --policy-timeout) to 2 or more, and {HOST_TIMEOUT_SETTING} with it"
             )
         } else {
             format!(
-                "so it can interrupt a request after {guaranteed} ms; write less than {guaranteed}, or raise --policy-timeout on the PolicyServer and {HOST_TIMEOUT_SETTING} with it"
+                "so it can interrupt a request after {guaranteed} ms; write less than {guaranteed}, or raise timeoutEvalSeconds (or --policy-timeout) and {HOST_TIMEOUT_SETTING} with it"
             )
         };
         errors.push(format!(
@@ -201,7 +206,7 @@ impl RequestBudget {
 
     fn advice(&self) -> String {
         format!(
-            "raise {SETTING}, and policy-server's timeout with it (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT, and {HOST_TIMEOUT_SETTING})"
+            "raise {SETTING}, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and {HOST_TIMEOUT_SETTING})"
         )
     }
 }
@@ -246,11 +251,11 @@ mod tests {
         assert_eq!(b.slice(Duration::from_millis(1000)), None);
         assert_eq!(
             b.used_up(),
-            "the request's policy budget (requestBudgetMilliseconds: 800) was used up before this ClusterImagePolicy; raise requestBudgetMilliseconds, and policy-server's timeout with it (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT, and hostPolicyTimeoutSeconds)"
+            "the request's policy budget (requestBudgetMilliseconds: 800) was used up before this ClusterImagePolicy; raise requestBudgetMilliseconds, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and hostPolicyTimeoutSeconds)"
         );
         assert_eq!(
             b.ran_out_in("slow-a"),
-            "the request's policy budget (requestBudgetMilliseconds: 800) was used up while ClusterImagePolicy slow-a ran; raise requestBudgetMilliseconds, and policy-server's timeout with it (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT, and hostPolicyTimeoutSeconds)"
+            "the request's policy budget (requestBudgetMilliseconds: 800) was used up while ClusterImagePolicy slow-a ran; raise requestBudgetMilliseconds, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and hostPolicyTimeoutSeconds)"
         );
         // The first CIP that ran it out is the one named afterwards.
         b.ran_out_in("slow-b");
@@ -274,14 +279,14 @@ mod tests {
         assert!(validate(999, 2).is_empty());
         assert_eq!(
             validate(1000, 2),
-            vec!["invalid value: 1000: requestBudgetMilliseconds\nthe request budget must end before policy-server's timeout can interrupt the module: hostPolicyTimeoutSeconds is 2 (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT; 2 by default), and policy-server's clock ticks once a second, so it can interrupt a request after 1000 ms; write less than 1000, or raise --policy-timeout on the PolicyServer and hostPolicyTimeoutSeconds with it".to_string()]
+            vec!["invalid value: 1000: requestBudgetMilliseconds\nthe request budget must end before policy-server's timeout can interrupt the module: hostPolicyTimeoutSeconds is 2 (the ClusterAdmissionPolicy's timeoutEvalSeconds, else the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT, 2 by default), and policy-server's clock ticks once a second, so it can interrupt a request after 1000 ms; write less than 1000, or raise timeoutEvalSeconds (or --policy-timeout) and hostPolicyTimeoutSeconds with it".to_string()]
         );
         assert_eq!(validate(2000, 2).len(), 1);
         assert!(validate(8000, 10).is_empty());
         assert!(validate(9000, 10)[0].contains("write less than 9000"));
         // A one-second timeout guarantees nothing.
         assert!(
-            validate(1, 1)[0].ends_with(", so it can interrupt a request at once; raise --policy-timeout on the PolicyServer to 2 or more, and hostPolicyTimeoutSeconds with it"),
+            validate(1, 1)[0].ends_with(", so it can interrupt a request at once; raise timeoutEvalSeconds (or --policy-timeout) to 2 or more, and hostPolicyTimeoutSeconds with it"),
             "{:?}",
             validate(1, 1)
         );
@@ -291,7 +296,7 @@ mod tests {
         );
         assert_eq!(
             validate(800, 0),
-            vec!["invalid value: 0: hostPolicyTimeoutSeconds\nexpected 1 to 86400: the PolicyServer's --policy-timeout (KUBEWARDEN_POLICY_TIMEOUT), in seconds (2 by default)".to_string()]
+            vec!["invalid value: 0: hostPolicyTimeoutSeconds\nexpected 1 to 86400: policy-server's timeout for this policy, in seconds (the ClusterAdmissionPolicy's timeoutEvalSeconds, else the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT, 2 by default)".to_string()]
         );
     }
 }

@@ -9,7 +9,7 @@
 //!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
 //! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
 //! requestBudgetMilliseconds: 800 # wall-clock budget of the whole request (crate::budget)
-//! hostPolicyTimeoutSeconds: 2    # the PolicyServer's --policy-timeout, as declared (crate::budget)
+//! hostPolicyTimeoutSeconds: 2    # policy-server's timeout for the policy, as declared (crate::budget)
 //! modifyImagesWithDigest: true   # pin admitted tag-only images to their verified digest
 //! policyControllerNamespace: cosign-system  # where a secretRef/configMapRef without one is read
 //! hostSigstoreTrust: {}          # what the host's Sigstore trust configuration holds (crate::trust)
@@ -117,9 +117,10 @@ pub struct Settings {
     /// ([`budget::RequestBudget`]).
     #[serde(default = "default_request_budget")]
     pub request_budget_milliseconds: u64,
-    /// The PolicyServer's `--policy-timeout` / `KUBEWARDEN_POLICY_TIMEOUT`, in seconds (1 to
-    /// 86400; policy-server's default, 2, when absent), as declared by the user: the module
-    /// cannot read it.
+    /// policy-server's timeout for this policy, in seconds: the ClusterAdmissionPolicy's
+    /// `timeoutEvalSeconds`, else the PolicyServer's `--policy-timeout` /
+    /// `KUBEWARDEN_POLICY_TIMEOUT` (1 to 86400; policy-server's default, 2, when absent), as
+    /// declared by the user: the module cannot read it.
     #[serde(default = "default_host_policy_timeout")]
     pub host_policy_timeout_seconds: u64,
 }

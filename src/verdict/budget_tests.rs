@@ -12,7 +12,7 @@ const SLOW: &str = "package sigstore\nisCompliant {\n  count([x | x := numbers.r
 
 const K1: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEk2SIAFL3NjsOkTvjt2QG54X7NzY5\n7KFe4WSAWsamZqtD2uI/7bvQDQWwx5+Z9U8z9ucV58RB3c/zI87vgrZJ9Q==\n-----END PUBLIC KEY-----\n";
 
-const ADVICE: &str = "raise requestBudgetMilliseconds, and policy-server's timeout with it (the PolicyServer's --policy-timeout, KUBEWARDEN_POLICY_TIMEOUT, and hostPolicyTimeoutSeconds)";
+const ADVICE: &str = "raise requestBudgetMilliseconds, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and hostPolicyTimeoutSeconds)";
 
 fn slow_cip(name: &str, mode: &str) -> Value {
     json!({
