@@ -10,10 +10,8 @@
 //! (upstream turns the warning into a failure, the opposite of what its users write; see
 //! aws/aws-eks-best-practices#301).
 //!
-//! Every evaluation runs under regorus' execution timer; exceeding it is a failure. The timer's
-//! limit is the per-evaluation budget given at compile time, or the smaller limit an
-//! evaluation is given ([`RegoPolicy::evaluate_value_within`]: what is left of the request's
-//! budget, [`crate::budget`]).
+//! Every evaluation runs under regorus' execution timer; exceeding it is a failure. Its limit is
+//! the per-evaluation budget, or less when the request's budget has less left ([`limit`]).
 //!
 //! A policy is checked when it is compiled ([`check`]): the package, Rego v1 keywords used
 //! without their import, rules without value or body, and calls of builtins this module does
@@ -26,13 +24,15 @@ mod check_tests;
 pub mod input;
 #[cfg(test)]
 mod input_reads_tests;
+pub mod limit;
 #[cfg(test)]
 mod max_image_age_tests;
 
+pub use limit::Failure;
+use limit::{failure, timer};
 use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
 use std::cell::OnceCell;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// The query upstream runs.
@@ -120,31 +120,6 @@ struct Prepared {
     engine: Engine,
     /// Whether evaluating [`RULE`] with `eval_rule` gives exactly what [`QUERY`] would.
     by_rule: bool,
-}
-
-/// Why an evaluation did not admit ([`RegoPolicy::evaluate_value_within`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// As the errors of [`RegoPolicy::evaluate`].
-    pub message: String,
-    /// Whether the evaluation was stopped by its time limit (regorus'
-    /// `LimitError::TimeLimitExceeded`, regorus 0.14.1 `src/utils/limits/error.rs` L13, L57-63).
-    pub timed_out: bool,
-}
-
-/// The text of regorus' time-limit error (regorus 0.14.1 `src/utils/limits/error.rs` L61).
-const TIME_LIMIT_TEXT: &str = "execution exceeded time limit";
-
-/// `e` as a [`Failure`].
-fn failure(e: anyhow::Error) -> Failure {
-    let timed_out = matches!(
-        e.downcast_ref::<regorus::utils::limits::LimitError>(),
-        Some(regorus::utils::limits::LimitError::TimeLimitExceeded { .. })
-    ) || e.to_string().contains(TIME_LIMIT_TEXT);
-    Failure {
-        message: e.to_string(),
-        timed_out,
-    }
 }
 
 /// The outcome of a compliant evaluation.
@@ -331,14 +306,6 @@ impl RegoPolicy {
     }
 }
 
-/// regorus' execution timer with `limit`, checked at every step.
-fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
-    regorus::utils::limits::ExecutionTimerConfig {
-        limit,
-        check_interval: NonZeroU32::MIN,
-    }
-}
-
 impl Prepared {
     /// Has regorus prepare `engine` once, without evaluating anything, and decides how to read
     /// `isCompliant`.
@@ -406,6 +373,7 @@ fn judge(binding: &Value) -> Result<Compliant, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::num::NonZeroU32;
 
     const SEED: &str = "package sigstore\ndefault isCompliant = false\nisCompliant {\n  parts := split(input.image, \":\")\n  count(parts) == 2\n  parts[1] != \"latest\"\n}\n";
 
