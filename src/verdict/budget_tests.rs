@@ -160,3 +160,25 @@ fn a_fast_request_is_decided_as_before() {
         )
     );
 }
+
+/// Host-call time counts against the budget, as it counts against the host's timeout: a slow
+/// verification uses it up, and the next CIP (a Rego one) fails without running.
+#[test]
+fn host_call_time_counts_against_the_budget() {
+    const D: &str = "sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32";
+    let host = FakeHost::default()
+        .answer(&format!("verify_pub_key nginx {K1}"), Ok(D))
+        .delay(Duration::from_millis(150));
+    let s = settings(
+        vec![key_cip("signed"), slow_cip("slow-a", "enforce")],
+        json!({"requestBudgetMilliseconds": 100}),
+    );
+    let d = Evaluator::new(&s, &host).evaluate(&pod("nginx"), &gvk());
+    assert_eq!(host.calls().len(), 1);
+    assert_eq!(
+        d.rejection().unwrap(),
+        format!(
+            "validation failed: failed policy: slow-a: spec.containers[0].image\nnginx the request's policy budget (requestBudgetMilliseconds: 100) was used up before this ClusterImagePolicy; {ADVICE}"
+        )
+    );
+}
