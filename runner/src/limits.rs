@@ -48,6 +48,10 @@ pub const TICK: Duration = Duration::from_millis(10);
 /// What wasmtime-provider reports for a waPC call past its epoch deadline.
 pub const INTERRUPTED_CALL: &str = "guest code interrupted, execution deadline exceeded";
 
+/// What wasmtime-provider reports for a `wapc_init` past its epoch deadline (wasmtime-provider
+/// 2.25 `src/errors.rs` L16).
+pub const INTERRUPTED_INIT: &str = "init interrupted, execution deadline exceeded";
+
 /// policy-evaluator's answer to an interrupted call (code 500).
 pub const INTERRUPTED_MESSAGE: &str =
     "Policy execution interrupted because it exceeded the allowed execution time";

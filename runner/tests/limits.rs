@@ -66,6 +66,20 @@ fn a_policy_past_the_timeout_gets_policy_servers_interruption_message() {
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 }
 
+/// An interrupted `wapc_init` is answered as policy-server answers it: the same message.
+#[test]
+fn an_initialisation_past_the_timeout_gets_the_interruption_message_too() {
+    let guest = Guest::new("limits-spin-init", &Validate::Answer(ACCEPT));
+    let wat = scripted_guest(SETTINGS_OK, &Validate::Answer(ACCEPT), false).replace(
+        r#"(func (export "wapc_init") nop)"#,
+        r#"(func (export "wapc_init") (loop $spin (br $spin)))"#,
+    );
+    std::fs::write(&guest.module, wat::parse_str(wat).expect("valid WAT")).expect("write");
+    let run = guest.run(&["--policy-timeout", "0.2"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout.trim_end(), interrupted_line());
+}
+
 #[test]
 fn the_default_timeout_is_policy_servers_two_seconds() {
     let guest = Guest::new("limits-spin-default", &Validate::Spin);
