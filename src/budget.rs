@@ -100,6 +100,15 @@ pub fn validate(budget_ms: u64, host_timeout_seconds: u64) -> Vec<String> {
     errors
 }
 
+/// [`RequestBudget::used_up`] of a ClusterImagePolicy.
+pub const CIP: &str = "this ClusterImagePolicy";
+
+/// [`RequestBudget::used_up`] of the confirmation of a tag beside a digest.
+pub const TAG: &str = "the tag could be confirmed";
+
+/// [`RequestBudget::used_up`] of the digest resolution for pinning.
+pub const DIGEST: &str = "the digest could be resolved";
+
 /// The time one evaluation may take ([`RequestBudget::slice`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slice {
@@ -188,17 +197,18 @@ impl RequestBudget {
         )
     }
 
-    /// The failure of a ClusterImagePolicy that did not start because the budget was used up:
-    /// `the request's policy budget (requestBudgetMilliseconds: 800) was used up while
-    /// ClusterImagePolicy <cip> ran, before this ClusterImagePolicy; …`, or, when no evaluation
-    /// ran it out (host calls did), `… was used up before this ClusterImagePolicy; …`.
-    pub fn used_up(&self) -> String {
+    /// The failure of what did not start because the budget was used up (`before`: [`CIP`], a
+    /// ClusterImagePolicy, or [`TAG`] / [`DIGEST`], a host call): `the request's policy budget
+    /// (requestBudgetMilliseconds: 800) was used up while ClusterImagePolicy <cip> ran, before
+    /// this ClusterImagePolicy; …`, or, when no evaluation ran it out (host calls did), `… was
+    /// used up before this ClusterImagePolicy; …`.
+    pub fn used_up(&self, before: &str) -> String {
         let by = match self.spent_in.borrow().as_deref() {
             Some(cip) => format!(" while ClusterImagePolicy {cip} ran,"),
             None => String::new(),
         };
         format!(
-            "the request's policy budget ({SETTING}: {}) was used up{by} before this ClusterImagePolicy; {}",
+            "the request's policy budget ({SETTING}: {}) was used up{by} before {before}; {}",
             self.limit_ms(),
             self.advice()
         )
@@ -250,7 +260,7 @@ mod tests {
         assert_eq!(b.remaining(), Duration::ZERO);
         assert_eq!(b.slice(Duration::from_millis(1000)), None);
         assert_eq!(
-            b.used_up(),
+            b.used_up(CIP),
             "the request's policy budget (requestBudgetMilliseconds: 800) was used up before this ClusterImagePolicy; raise requestBudgetMilliseconds, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and hostPolicyTimeoutSeconds)"
         );
         assert_eq!(
@@ -260,10 +270,10 @@ mod tests {
         // The first CIP that ran it out is the one named afterwards.
         b.ran_out_in("slow-b");
         assert!(
-            b.used_up()
+            b.used_up(CIP)
                 .starts_with("the request's policy budget (requestBudgetMilliseconds: 800) was used up while ClusterImagePolicy slow-a ran, before this ClusterImagePolicy; raise "),
             "{}",
-            b.used_up()
+            b.used_up(CIP)
         );
     }
 

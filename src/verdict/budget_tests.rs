@@ -182,3 +182,29 @@ fn host_call_time_counts_against_the_budget() {
         )
     );
 }
+
+/// Once the budget is used up, the tag beside a pinned digest is not asked of the host either:
+/// the image is denied, saying why (it is never matched on its digest alone instead).
+#[test]
+fn a_used_up_budget_denies_a_tag_it_cannot_confirm() {
+    const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let release = json!({
+        "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+        "metadata": {"name": "release-v1"},
+        "spec": {"images": [{"glob": "ghcr.io/good/app:v1*"}], "authorities": [{"static": {"action": "pass"}}]}
+    });
+    let s = settings(vec![release], json!({"requestBudgetMilliseconds": 100}));
+    let host = FakeHost::default();
+    let past = Instant::now()
+        .checked_sub(Duration::from_millis(150))
+        .unwrap();
+    let d = Evaluator::with_budget(&s, &host, RequestBudget::started_at(100, past))
+        .evaluate(&pod(&format!("ghcr.io/good/app:v1@{D1}")), &gvk());
+    assert!(host.calls().is_empty(), "{:?}", host.calls());
+    assert_eq!(
+        d.rejection().unwrap(),
+        format!(
+            "validation failed: failed to confirm the tag: spec.containers[0].image\nghcr.io/good/app:v1@{D1} the request's policy budget (requestBudgetMilliseconds: 100) was used up before the tag could be confirmed; {ADVICE}"
+        )
+    );
+}

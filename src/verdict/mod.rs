@@ -13,10 +13,11 @@
 //!
 //! The request's policy budget ([`crate::budget`]): every Rego evaluation gets the smaller of
 //! `regoTimeoutMilliseconds` and what is left of it, and once it is used up no further CIP
-//! starts (its authorities' host calls included): each fails with the budget's message.
+//! starts (its authorities' host calls included) and no tag is confirmed nor digest resolved
+//! for pinning: each fails with the budget's message.
 
 use crate::authority::{AuthorityPass, Checker};
-use crate::budget::RequestBudget;
+use crate::budget::{self, RequestBudget};
 use crate::cip::{ClusterImagePolicy, Mode, validation};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
@@ -397,7 +398,10 @@ impl CipRunner<'_> {
         }
         let digest = match digests.pop() {
             Some(d) => d,
-            None => match self.host.manifest_digest(&img.image) {
+            None => match self
+                .budget_left(budget::DIGEST)
+                .and_then(|()| self.host.manifest_digest(&img.image).map_err(|e| e.0))
+            {
                 Ok(d) => d,
                 Err(e) => return problem("failed to resolve digest", format!("{} {e}", img.image)),
             },
@@ -421,13 +425,30 @@ impl CipRunner<'_> {
         if let Some(check) = self.tags.get(image.raw()) {
             return check.clone();
         }
-        let check = match self.host.manifest_digest(image.tag_as_written()) {
-            Ok(d) if Some(d.as_str()) == image.digest() => TagCheck::Confirmed,
-            Ok(d) => TagCheck::Names(d),
-            Err(e) => TagCheck::Failed(e.0),
+        // No host call once the request's budget is used up: the image is denied with why.
+        let check = match self.budget_left(budget::TAG) {
+            Err(used_up) => TagCheck::Failed(used_up),
+            Ok(()) => self.confirm_tag(image),
         };
         self.tags.insert(image.raw().to_string(), check.clone());
         check
+    }
+
+    /// `Err(the budget's message)` once the request's budget is used up, before `before`
+    /// ([`RequestBudget::used_up`]).
+    fn budget_left(&self, before: &str) -> Result<(), String> {
+        match self.budget.is_used_up() {
+            true => Err(self.budget.used_up(before)),
+            false => Ok(()),
+        }
+    }
+
+    fn confirm_tag(&self, image: &ImageRef) -> TagCheck {
+        match self.host.manifest_digest(image.tag_as_written()) {
+            Ok(d) if Some(d.as_str()) == image.digest() => TagCheck::Confirmed,
+            Ok(d) => TagCheck::Names(d),
+            Err(e) => TagCheck::Failed(e.0),
+        }
     }
 
     /// The Rego input's `image`: the canonical name, with the tag beside a digest only when
@@ -475,9 +496,9 @@ impl CipRunner<'_> {
                 .collect();
             return CipOutcome::Fail { errors };
         }
-        if self.budget.is_used_up() {
+        if let Err(used_up) = self.budget_left(budget::CIP) {
             return CipOutcome::Fail {
-                errors: vec![self.budget.used_up()],
+                errors: vec![used_up],
             };
         }
         let mut errors = Vec::new();
@@ -601,7 +622,7 @@ impl CipRunner<'_> {
             errors.push(format!(
                 "{}: {}",
                 rego::FAILURE_PREFIX,
-                self.budget.used_up()
+                self.budget.used_up(budget::CIP)
             ));
             return CipOutcome::Fail { errors };
         };
