@@ -966,3 +966,60 @@ V3KEY=127.0.0.1:5000/demo/v3key:v1
   [[ "$stderr" == *'policies[1] (deny-core-pods): invalid value: V1: spec.match[2].version'*'pods are served at v1 only'* ]]
   [[ "$stderr" == *'policies[3] (pass-with-message): invalid value: approved by the platform team: spec.authorities[0].static.message'* ]]
 }
+
+# --- host limits ---
+# Issue 16: policy-server interrupts the module after --policy-timeout (2 s by default) and,
+# since 1.38, caps its memory (256 MiB by default); cip-runner does the same (README, "Runner
+# limits"); kwctl run enforces neither, so the tests of the host's own answers skip with it.
+
+# runner_only: skips unless KWCTL is the project's runner.
+runner_only() {
+  [[ "$(basename "$KWCTL")" == cip-runner ]] || skip "kwctl run enforces no execution-time limit or memory cap"
+}
+
+# host_timeout SECONDS: the runner's --policy-timeout flag (nothing for kwctl).
+host_timeout() {
+  [[ "$(basename "$KWCTL")" == cip-runner ]] && echo "--policy-timeout $1"
+  true
+}
+
+BUDGET_ADVICE="raise requestBudgetMilliseconds, and policy-server's timeout with it (the ClusterAdmissionPolicy's timeoutEvalSeconds, or the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT; and hostPolicyTimeoutSeconds)"
+
+@test "host limits: three slow CIPs use up the request budget and get the policy's message inside a 1 s host timeout" {
+  # shellcheck disable=SC2046
+  policy test_data/settings/budget-slow-cips.yaml test_data/requests/pod.json $(host_timeout 1)
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(jq -r '.status.code // "none"' <<<"$output")" = none ]
+  [ "$(message)" = "validation failed: failed policy: slow-a: spec.containers[0].image"$'\n'"nginx failed evaluating rego policy for type ClusterImagePolicy: the request's policy budget (requestBudgetMilliseconds: 600) was used up while ClusterImagePolicy slow-a ran; $BUDGET_ADVICE"$'\n'"failed policy: slow-b: spec.containers[0].image"$'\n'"nginx the request's policy budget (requestBudgetMilliseconds: 600) was used up while ClusterImagePolicy slow-a ran, before this ClusterImagePolicy; $BUDGET_ADVICE"$'\n'"failed policy: slow-c: spec.containers[0].image"$'\n'"nginx the request's policy budget (requestBudgetMilliseconds: 600) was used up while ClusterImagePolicy slow-a ran, before this ClusterImagePolicy; $BUDGET_ADVICE" ]
+}
+
+@test "host limits: a request budget set past the host's real timeout gets the host's interruption message, code 500" {
+  runner_only
+  policy test_data/settings/budget-too-high.yaml test_data/requests/pod.json --policy-timeout 0.5
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(message)" = "Policy execution interrupted because it exceeded the allowed execution time" ]
+  [ "$(jq -r '.status.code' <<<"$output")" = 500 ]
+}
+
+@test "host limits: a numbers.range sized by the input past the 256 MiB memory cap is the host's internal server error" {
+  runner_only
+  policy test_data/settings/memory-range.yaml test_data/requests/pod.json
+  [ "$status" -eq 0 ]
+  allowed false
+  [ "$(jq -r '.status.code' <<<"$output")" = 500 ]
+  [[ "$(message)" == "internal server error: Guest call failure: "* ]]
+  [[ "$stderr" == *"memory allocation of 576000000 bytes failed"* ]]
+}
+
+@test "host limits: a request budget the declared host timeout cannot guarantee is a settings error naming policy-server's flag" {
+  printf 'requestBudgetMilliseconds: 1500\n' >"$BATS_TEST_TMPDIR/settings.yaml"
+  policy "$BATS_TEST_TMPDIR/settings.yaml" test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"Provided settings are not valid: invalid value: 1500: requestBudgetMilliseconds"$'\n'"the request budget must end before policy-server's timeout can interrupt the module: hostPolicyTimeoutSeconds is 2 (the ClusterAdmissionPolicy's timeoutEvalSeconds, else the PolicyServer's --policy-timeout / KUBEWARDEN_POLICY_TIMEOUT, 2 by default), and policy-server's clock ticks once a second, so it can interrupt a request after 1000 ms; write less than 1000, or raise timeoutEvalSeconds (or --policy-timeout) and hostPolicyTimeoutSeconds with it"* ]]
+  printf 'requestBudgetMilliseconds: 1500\nhostPolicyTimeoutSeconds: 5\n' >"$BATS_TEST_TMPDIR/settings.yaml"
+  policy "$BATS_TEST_TMPDIR/settings.yaml" "$(with_image test_data/requests/pod.json nginx)"
+  [ "$status" -eq 0 ]
+  [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}

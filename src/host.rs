@@ -346,6 +346,8 @@ pub mod fake {
     pub struct FakeHost {
         answers: HashMap<String, Result<String, String>>,
         calls: RefCell<Vec<String>>,
+        /// How long each call takes (a slow registry); none by default.
+        delay: std::time::Duration,
     }
 
     impl FakeHost {
@@ -359,6 +361,12 @@ pub mod fake {
             self
         }
 
+        /// Makes every call take `delay` of wall time, as a slow registry would.
+        pub fn delay(mut self, delay: std::time::Duration) -> Self {
+            self.delay = delay;
+            self
+        }
+
         /// Every call made so far, in order.
         pub fn calls(&self) -> Vec<String> {
             self.calls.borrow().clone()
@@ -366,6 +374,7 @@ pub mod fake {
 
         fn call(&self, key: String) -> Result<String, HostError> {
             self.calls.borrow_mut().push(key.clone());
+            std::thread::sleep(self.delay);
             match self.answers.get(&key) {
                 Some(Ok(payload)) => Ok(payload.clone()),
                 Some(Err(message)) => Err(HostError::from_sdk_text(message)),

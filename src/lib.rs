@@ -22,6 +22,7 @@
 //! `failurePolicy` turns into a denial by default.
 
 pub mod authority;
+pub mod budget;
 pub mod certificate;
 pub mod cip;
 pub mod glob;
@@ -154,6 +155,8 @@ struct RawPayload<'a> {
 /// `invalid settings: …`, `cannot decode the admission request: …`, then those of
 /// [`workload::extract`] and [`verdict::Evaluator`].
 pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse {
+    // The request's policy budget counts from here, as the host's timeout does (`budget`).
+    let started = std::time::Instant::now();
     let (request, settings) = match serde_json::from_slice::<Payload>(payload) {
         Ok(p) => (Ok(p.request), p.settings),
         Err(_) => match serde_json::from_slice::<RawPayload>(payload) {
@@ -182,7 +185,9 @@ pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse
         return accept(Vec::new());
     }
     let host = CachedHost::new(host);
-    let decision = verdict::Evaluator::new(&settings, &host).evaluate(&workload, &request.kind);
+    let budget = budget::RequestBudget::started_at(settings.request_budget_milliseconds, started);
+    let decision = verdict::Evaluator::with_budget(&settings, &host, budget)
+        .evaluate(&workload, &request.kind);
     let warnings = decision.warnings();
     if let Some(message) = decision.rejection() {
         return ValidationResponse {

@@ -8,6 +8,8 @@
 //!     metadata: {name: chainguard-image-policy}
 //!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
 //! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
+//! requestBudgetMilliseconds: 800 # wall-clock budget of the whole request (crate::budget)
+//! hostPolicyTimeoutSeconds: 2    # policy-server's timeout for the policy, as declared (crate::budget)
 //! modifyImagesWithDigest: true   # pin admitted tag-only images to their verified digest
 //! policyControllerNamespace: cosign-system  # where a secretRef/configMapRef without one is read
 //! hostSigstoreTrust: {}          # what the host's Sigstore trust configuration holds (crate::trust)
@@ -19,6 +21,7 @@
 
 pub mod decode;
 
+use crate::budget;
 use crate::cip::ClusterImagePolicy;
 use crate::cip::validation::{self, FieldError};
 use crate::rego;
@@ -108,6 +111,26 @@ pub struct Settings {
     /// What the host's Sigstore trust configuration holds, as declared ([`crate::trust`]).
     #[serde(default)]
     pub host_sigstore_trust: HostSigstoreTrust,
+    /// Wall-clock budget of the whole admission request, host calls included, in milliseconds
+    /// (1 to 600000, and below what [`Settings::host_policy_timeout_seconds`] guarantees:
+    /// [`budget::validate`]); every evaluation gets at most what is left of it
+    /// ([`budget::RequestBudget`]).
+    #[serde(default = "default_request_budget")]
+    pub request_budget_milliseconds: u64,
+    /// policy-server's timeout for this policy, in seconds: the ClusterAdmissionPolicy's
+    /// `timeoutEvalSeconds`, else the PolicyServer's `--policy-timeout` /
+    /// `KUBEWARDEN_POLICY_TIMEOUT` (1 to 86400; policy-server's default, 2, when absent), as
+    /// declared by the user: the module cannot read it.
+    #[serde(default = "default_host_policy_timeout")]
+    pub host_policy_timeout_seconds: u64,
+}
+
+fn default_request_budget() -> u64 {
+    budget::DEFAULT_REQUEST_BUDGET_MS
+}
+
+fn default_host_policy_timeout() -> u64 {
+    budget::DEFAULT_HOST_POLICY_TIMEOUT_SECONDS
 }
 
 fn default_true() -> bool {
@@ -123,6 +146,8 @@ impl Default for Settings {
             modify_images_with_digest: true,
             policy_controller_namespace: default_policy_controller_namespace(),
             host_sigstore_trust: HostSigstoreTrust::default(),
+            request_budget_milliseconds: budget::DEFAULT_REQUEST_BUDGET_MS,
+            host_policy_timeout_seconds: budget::DEFAULT_HOST_POLICY_TIMEOUT_SECONDS,
         }
     }
 }
@@ -179,6 +204,10 @@ impl Settings {
                 self.rego_timeout_milliseconds
             ));
         }
+        errors.extend(budget::validate(
+            self.request_budget_milliseconds,
+            self.host_policy_timeout_seconds,
+        ));
         if !is_dns_label(&self.policy_controller_namespace) {
             errors.push(format!(
                 "invalid value: {}: policyControllerNamespace\nexpected a namespace name (lower case letters, digits and '-', at most 63)",
@@ -563,6 +592,31 @@ mod tests {
         assert!(
             e.starts_with("hostSigstoreTrust.fulcioURLs: unknown field `fulcioURLs`"),
             "{e}"
+        );
+    }
+
+    /// The request budget must end before the declared host timeout can interrupt the module;
+    /// declaring a raised `--policy-timeout` allows a larger one.
+    #[test]
+    fn the_request_budget_is_checked_against_the_declared_host_timeout() {
+        let defaults = Settings::from_json(b"{}").unwrap();
+        assert_eq!(defaults.request_budget_milliseconds, 800);
+        assert_eq!(defaults.host_policy_timeout_seconds, 2);
+        let e = validate_settings_payload(br#"{"requestBudgetMilliseconds": 2000}"#).unwrap_err();
+        assert!(
+            e.starts_with("invalid value: 2000: requestBudgetMilliseconds\nthe request budget must end before policy-server's timeout can interrupt the module: hostPolicyTimeoutSeconds is 2"),
+            "{e}"
+        );
+        assert_eq!(
+            validate_settings_payload(
+                br#"{"requestBudgetMilliseconds": 2000, "hostPolicyTimeoutSeconds": 5}"#
+            ),
+            Ok(())
+        );
+        let e = validate_settings_payload(br#"{"hostPolicyTimeoutSeconds": "2s"}"#).unwrap_err();
+        assert_eq!(
+            e,
+            "hostPolicyTimeoutSeconds: invalid type: string \"2s\", expected u64"
         );
     }
 }

@@ -111,16 +111,28 @@ impl CompileCache {
     /// cache; without a cache, or when the cache cannot be set up, a plain
     /// `Engine::default()`.
     pub fn engine(&self) -> wasmtime::Engine {
-        self.dir
+        self.engine_with(false)
+    }
+
+    /// [`CompileCache::engine`], with wasmtime's epoch interruption on when `epochs` (what an
+    /// execution-time limit needs, [`crate::limits`]; the compiled code differs, so the cache
+    /// keeps both kinds apart).
+    pub fn engine_with(&self, epochs: bool) -> wasmtime::Engine {
+        let cached = self
+            .dir
             .as_deref()
-            .and_then(cached_engine)
-            .unwrap_or_default()
+            .and_then(|dir| cached_engine(dir, epochs));
+        cached.unwrap_or_else(|| {
+            let mut config = wasmtime::Config::new();
+            config.epoch_interruption(epochs);
+            wasmtime::Engine::new(&config).unwrap_or_default()
+        })
     }
 }
 
 /// An engine with the default settings plus wasmtime's cache in `dir`;
 /// `None` when the cache cannot be set up.
-fn cached_engine(dir: &Path) -> Option<wasmtime::Engine> {
+fn cached_engine(dir: &Path, epochs: bool) -> Option<wasmtime::Engine> {
     // wasmtime wants an absolute directory; it creates it and canonicalizes it.
     let dir = std::path::absolute(dir).ok()?;
     let mut cache_config = wasmtime::CacheConfig::new();
@@ -133,6 +145,7 @@ fn cached_engine(dir: &Path) -> Option<wasmtime::Engine> {
     let cache = wasmtime::Cache::new(cache_config).ok()?;
     let mut config = wasmtime::Config::new();
     config.cache(Some(cache));
+    config.epoch_interruption(epochs);
     wasmtime::Engine::new(&config).ok()
 }
 
@@ -184,7 +197,7 @@ mod tests {
             std::env::temp_dir().join(format!("cip-runner-cache-file-{}", std::process::id()));
         std::fs::write(&file, b"not a directory").expect("write");
         let cache = CompileCache::at(file.join("sub"));
-        assert!(cached_engine(cache.dir().expect("dir")).is_none());
+        assert!(cached_engine(cache.dir().expect("dir"), false).is_none());
         let engine = cache.engine();
         assert!(wasmtime::Module::new(&engine, "(module)").is_ok());
         std::fs::remove_file(&file).expect("cleanup");

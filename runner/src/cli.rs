@@ -101,9 +101,40 @@ pub struct RunArgs {
         value_name = "PATTERN"
     )]
     pub allowed_host_capabilities: Vec<String>,
+    /// policy-server's limits on the evaluation.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// The policy module (.wasm).
     #[arg(value_name = "POLICY")]
     pub policy: PathBuf,
+}
+
+/// policy-server's limits, as `run` enforces them ([`crate::limits`]; kwctl has none of these
+/// flags and enforces no limit).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Interrupt policy evaluation after the given time, in seconds, as policy-server's
+    /// --policy-timeout (KUBEWARDEN_POLICY_TIMEOUT); fractions are accepted (0.5)
+    #[arg(long, value_name = "MAXIMUM_EXECUTION_TIME_SECONDS", default_value_t = crate::limits::DEFAULT_POLICY_TIMEOUT_SECONDS)]
+    pub policy_timeout: f64,
+    /// Disable policy timeout protection, as policy-server's flag
+    #[arg(long)]
+    pub disable_timeout_protection: bool,
+    /// Cap the policy's memory at this many MiB during evaluation, as Kubewarden 1.38's
+    /// policy-server (256 by default); 0: no cap
+    #[arg(long, value_name = "MIB", default_value_t = crate::limits::DEFAULT_MEMORY_LIMIT_MIB)]
+    pub policy_memory_limit: u64,
+}
+
+impl LimitArgs {
+    /// The limits the flags say.
+    ///
+    /// # Errors
+    /// A `--policy-timeout` that is not a positive number of seconds (at most a day).
+    pub fn limits(&self) -> Result<crate::limits::HostLimits, String> {
+        let timeout = (!self.disable_timeout_protection).then_some(self.policy_timeout);
+        crate::limits::HostLimits::from_flags(timeout, self.policy_memory_limit)
+    }
 }
 
 /// Arguments of `validate-settings`.
@@ -157,6 +188,43 @@ mod tests {
         assert!(!r.allow_context_aware);
         assert_eq!(r.policy, PathBuf::from("p.wasm"));
         assert_eq!(r.settings.settings_path, None);
+        assert_eq!(
+            r.limits.limits(),
+            Ok(crate::limits::HostLimits::default()),
+            "policy-server's defaults"
+        );
+    }
+
+    #[test]
+    fn limit_flags_as_policy_server() {
+        let r = run(&[
+            "run",
+            "-r",
+            "req.json",
+            "--policy-timeout",
+            "0.5",
+            "--policy-memory-limit",
+            "64",
+            "p.wasm",
+        ]);
+        let limits = r.limits.limits().expect("valid");
+        assert_eq!(
+            limits.policy_timeout,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(limits.memory_limit, Some(64 << 20));
+        let r = run(&[
+            "run",
+            "-r",
+            "req.json",
+            "--disable-timeout-protection",
+            "--policy-memory-limit",
+            "0",
+            "p.wasm",
+        ]);
+        assert_eq!(r.limits.limits(), Ok(crate::limits::HostLimits::none()));
+        let r = run(&["run", "-r", "req.json", "--policy-timeout", "0", "p.wasm"]);
+        assert!(r.limits.limits().is_err());
     }
 
     #[test]

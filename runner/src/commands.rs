@@ -11,12 +11,15 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 
+use crate::cache::CompileCache;
 use crate::capabilities::HostCapabilities;
 use crate::cli::{AnnotateArgs, RunArgs, SettingsArgs, ValidateSettingsArgs};
 use crate::host::{Backend, Host};
+use crate::limits;
 use crate::module::PolicyModule;
 use crate::replay::Replayer;
 use crate::request::AdmissionRequest;
+use crate::response::AdmissionResponse;
 use crate::settings::PolicySettings;
 
 /// Exit code of every error.
@@ -61,7 +64,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         Some(path) => Backend::Replay(Replayer::load(path)?),
         None => Backend::Offline,
     };
-    let module = PolicyModule::load(&args.policy)?;
+    let limits = args.limits.limits().map_err(|e| anyhow!(e))?;
+    let module = PolicyModule::load_with(&args.policy, &CompileCache::from_env(), limits)?;
     let context_aware = match (args.allow_context_aware, module.metadata()) {
         (true, Some(meta)) => meta.context_aware_resources.clone(),
         (true, None) => {
@@ -71,7 +75,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         (false, _) => BTreeSet::new(),
     };
     let host = Arc::new(Host::new(capabilities, context_aware, backend));
-    let instance = module.instantiate(host.clone())?;
+    let instance = match module.instantiate(host.clone()) {
+        Ok(instance) => instance,
+        // An interrupted `wapc_init`: policy-server answers the request as for an interrupted
+        // call (kubewarden-controller `crates/policy-server/src/api/service.rs` L89-101).
+        Err(e) if format!("{e:#}").contains(limits::INTERRUPTED_INIT) => {
+            let response = AdmissionResponse::reject(
+                request.uid.clone(),
+                limits::INTERRUPTED_MESSAGE.to_string(),
+                500,
+            );
+            println!("{}", response.to_line()?);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
 
     let settings_response = instance.validate_settings(&settings);
     if !settings_response.valid {

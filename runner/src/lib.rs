@@ -49,6 +49,8 @@
 //!   process (or loads it from the [`cache`]); [`module::PolicyModule::instantiate`] makes a fresh instance
 //!   from it (cheap), bound to a [`host::Host`]. A benchmark can time
 //!   `validate` on fresh instances or on one reused instance with these two.
+//! - [`limits`]: policy-server's execution-time limit and 1.38's memory cap, enforced
+//!   (`run --policy-timeout`, `--disable-timeout-protection`, `--policy-memory-limit`).
 //! - [`host`]: the waPC host callback (binding check, capability gate,
 //!   decoding, context-aware check, replay/offline backend).
 //! - [`callback_request`], [`capabilities`], [`replay`]: kwctl's request enum,
@@ -69,6 +71,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod commands;
 pub mod host;
+pub mod limits;
 pub mod manifest;
 pub mod metadata;
 pub mod migrate;

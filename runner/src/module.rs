@@ -30,6 +30,7 @@ use wasmtime_provider::wasmtime;
 
 use crate::cache::CompileCache;
 use crate::host::{ContextAwareResource, Host};
+use crate::limits::{self, HostLimits};
 use crate::request::AdmissionRequest;
 use crate::response::{AdmissionResponse, SettingsValidationResponse, ValidationResponse};
 use crate::settings::PolicySettings;
@@ -60,6 +61,7 @@ pub struct PolicyMetadata {
 pub struct PolicyModule {
     pre: wasmtime_provider::WasmtimeEngineProviderPre,
     metadata: Option<PolicyMetadata>,
+    limits: HostLimits,
 }
 
 impl std::fmt::Debug for PolicyModule {
@@ -72,7 +74,8 @@ impl std::fmt::Debug for PolicyModule {
 
 impl PolicyModule {
     /// Reads and compiles a `.wasm` file, through the compilation cache the
-    /// environment selects ([`CompileCache::from_env`]).
+    /// environment selects ([`CompileCache::from_env`]), to run under policy-server's default
+    /// limits ([`HostLimits::default`]).
     ///
     /// # Errors
     /// When the file cannot be read, is not wasm, cannot be compiled or
@@ -88,9 +91,17 @@ impl PolicyModule {
     /// # Errors
     /// As [`PolicyModule::load`]; the cache itself never makes it fail.
     pub fn load_with_cache(path: &Path, cache: &CompileCache) -> Result<Self> {
+        Self::load_with(path, cache, HostLimits::default())
+    }
+
+    /// [`PolicyModule::load_with_cache`] under `limits` ([`crate::limits`]).
+    ///
+    /// # Errors
+    /// As [`PolicyModule::load`].
+    pub fn load_with(path: &Path, cache: &CompileCache, limits: HostLimits) -> Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read policy module {}", path.display()))?;
-        Self::from_bytes_with_cache(&bytes, cache)
+        Self::from_bytes_with(&bytes, cache, limits)
             .with_context(|| format!("cannot load policy module {}", path.display()))
     }
 
@@ -114,6 +125,16 @@ impl PolicyModule {
     /// # Errors
     /// As [`PolicyModule::from_bytes`]; the cache itself never makes it fail.
     pub fn from_bytes_with_cache(bytes: &[u8], cache: &CompileCache) -> Result<Self> {
+        Self::from_bytes_with(bytes, cache, HostLimits::default())
+    }
+
+    /// [`PolicyModule::from_bytes_with_cache`] under `limits`: an execution-time limit compiles
+    /// with wasmtime's epoch interruption and starts the module's clock
+    /// ([`limits::start_clock`]); a memory limit caps each instance's memory.
+    ///
+    /// # Errors
+    /// As [`PolicyModule::from_bytes`].
+    pub fn from_bytes_with(bytes: &[u8], cache: &CompileCache, limits: HostLimits) -> Result<Self> {
         // WAT text (accepted by wasmtime, handy for tests) carries no metadata.
         let section = if bytes.starts_with(b"\0asm") {
             custom_section(bytes, METADATA_SECTION)?
@@ -151,15 +172,26 @@ impl PolicyModule {
         } else {
             bytes
         };
-        let engine = cache.engine();
+        let engine = cache.engine_with(limits.policy_timeout.is_some());
         let module = wasmtime::Module::new(&engine, code)
             .map_err(|e| anyhow!("cannot compile the WebAssembly module: {e:?}"))?;
-        let pre = wasmtime_provider::WasmtimeEngineProviderBuilder::new()
-            .engine(engine)
-            .module(module)
+        let mut builder = wasmtime_provider::WasmtimeEngineProviderBuilder::new()
+            .engine(engine.clone())
+            .module(module);
+        if let Some(resource_limits) = limits.resource_limits() {
+            builder = builder.enable_resource_limits(resource_limits);
+        }
+        let pre = builder
             .build_pre()
             .context("cannot build Wasmtime engine")?;
-        Ok(Self { pre, metadata })
+        if limits.policy_timeout.is_some() {
+            limits::start_clock(&engine);
+        }
+        Ok(Self {
+            pre,
+            metadata,
+            limits,
+        })
     }
 
     /// The module's Kubewarden metadata, when it was annotated.
@@ -167,14 +199,22 @@ impl PolicyModule {
         self.metadata.as_ref()
     }
 
-    /// A fresh instance (new store, new memory; the guest's `wapc_init` runs).
+    /// The limits its instances run under.
+    pub fn limits(&self) -> HostLimits {
+        self.limits
+    }
+
+    /// A fresh instance (new store, new memory; the guest's `wapc_init` runs), with the
+    /// module's limits: the execution-time deadline is set before `wapc_init` and before each
+    /// call, as wasmtime-provider does for policy-server.
     ///
     /// # Errors
-    /// When instantiation or the guest's initialization fails (e.g. it traps).
+    /// When instantiation or the guest's initialization fails (e.g. it traps, or is
+    /// interrupted: `init interrupted, execution deadline exceeded`).
     pub fn instantiate(&self, host: Arc<Host>) -> Result<PolicyInstance> {
         let provider = self
             .pre
-            .rehydrate(None)
+            .rehydrate(self.limits.epoch_deadlines())
             .context("cannot build Wasmtime engine")?;
         let callback =
             move |_id: u64, binding: &str, namespace: &str, operation: &str, payload: &[u8]| {
@@ -241,7 +281,9 @@ impl PolicyInstance {
 
     /// Calls `validate` with `{"request": <request>, "settings": <settings>}`
     /// and builds kwctl's response (`runtimes/wapc/runtime.rs` L29-131).
-    /// Never fails: a failed call (guest error or trap) gives
+    /// Never fails: a call interrupted by the execution-time limit gives
+    /// [`limits::INTERRUPTED_MESSAGE`] with code 500 (L84-126); another failed call (guest
+    /// error or trap, e.g. past the memory limit) gives
     /// `internal server error: <waPC error>` with code 500; an unreadable
     /// answer gives `internal server error: invalid response from policy:
     /// <serde error>` with code 500.
@@ -274,6 +316,9 @@ impl PolicyInstance {
                     &format!("invalid response from policy: {e}"),
                 ),
             },
+            Err(e) if e.to_string().contains(limits::INTERRUPTED_CALL) => {
+                AdmissionResponse::reject(uid, limits::INTERRUPTED_MESSAGE.to_string(), 500)
+            }
             Err(e) => AdmissionResponse::reject_internal_server_error(uid, &e.to_string()),
         }
     }

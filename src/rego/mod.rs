@@ -10,7 +10,8 @@
 //! (upstream turns the warning into a failure, the opposite of what its users write; see
 //! aws/aws-eks-best-practices#301).
 //!
-//! Every evaluation runs under regorus' execution timer; exceeding it is a failure.
+//! Every evaluation runs under regorus' execution timer; exceeding it is a failure. Its limit is
+//! the per-evaluation budget, or less when the request's budget has less left ([`limit`]).
 //!
 //! A policy is checked when it is compiled ([`check`]): the package, Rego v1 keywords used
 //! without their import, rules without value or body, and calls of builtins this module does
@@ -23,13 +24,15 @@ mod check_tests;
 pub mod input;
 #[cfg(test)]
 mod input_reads_tests;
+pub mod limit;
 #[cfg(test)]
 mod max_image_age_tests;
 
+pub use limit::Failure;
+use limit::{failure, timer};
 use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
 use std::cell::OnceCell;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// The query upstream runs.
@@ -216,10 +219,7 @@ impl RegoPolicy {
         // `print` would write to the module's stdout (policy-server's log, kwctl's answer line);
         // gathered prints are dropped with the evaluation's engine.
         engine.set_gather_prints(true);
-        engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-            limit: Duration::from_millis(timeout_ms),
-            check_interval: NonZeroU32::MIN,
-        });
+        engine.set_execution_timer_config(timer(Duration::from_millis(timeout_ms)));
         engine
             .add_policy(check::MODULE.to_string(), source.to_string())
             .map_err(|e| e.to_string())?;
@@ -243,19 +243,25 @@ impl RegoPolicy {
 
     /// The value of `isCompliant` for `input` (`Value::Undefined` when the query has no result).
     fn binding(&self, input: Value) -> Result<Value, String> {
+        self.binding_within(input, None).map_err(|f| f.message)
+    }
+
+    /// [`RegoPolicy::binding`], under `limit` instead of the compile-time budget when given.
+    fn binding_within(&self, input: Value, limit: Option<Duration>) -> Result<Value, Failure> {
         let prepared = self.prepared();
         // A clone shares the prepared policy; evaluation state (data, rule values, caches,
         // the execution timer, which every eval_* call restarts) belongs to the clone alone.
         let mut engine = prepared.engine.clone();
+        if let Some(limit) = limit {
+            engine.set_execution_timer_config(timer(limit));
+        }
         engine.set_input(input);
         if prepared.by_rule {
-            return engine
-                .eval_rule(RULE.to_string())
-                .map_err(|e| e.to_string());
+            return engine.eval_rule(RULE.to_string()).map_err(failure);
         }
         let results = engine
             .eval_query(QUERY.to_string(), false)
-            .map_err(|e| e.to_string())?;
+            .map_err(failure)?;
         Ok(match results.result.first() {
             None => Value::Undefined,
             Some(first) => match first.bindings.as_object() {
@@ -282,6 +288,21 @@ impl RegoPolicy {
     /// converted once per request, not once per evaluation. Errors as `evaluate`.
     pub fn evaluate_value(&self, input: Value) -> Result<Compliant, String> {
         judge(&self.binding(input)?)
+    }
+
+    /// [`RegoPolicy::evaluate_value`] with at most `limit` of time (the per-evaluation budget,
+    /// or less: what is left of the request's, [`crate::budget::RequestBudget::slice`]).
+    /// Errors as `evaluate`, saying whether the time limit stopped it.
+    pub fn evaluate_value_within(
+        &self,
+        input: Value,
+        limit: Duration,
+    ) -> Result<Compliant, Failure> {
+        let binding = self.binding_within(input, Some(limit))?;
+        judge(&binding).map_err(|message| Failure {
+            message,
+            timed_out: false,
+        })
     }
 }
 
@@ -352,6 +373,7 @@ fn judge(binding: &Value) -> Result<Compliant, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::num::NonZeroU32;
 
     const SEED: &str = "package sigstore\ndefault isCompliant = false\nisCompliant {\n  parts := split(input.image, \":\")\n  count(parts) == 2\n  parts[1] != \"latest\"\n}\n";
 

@@ -301,7 +301,7 @@ mod tests {
             })),
             [
                 "noMatchPolicy: invalid type: boolean `true`, expected one of `deny`, `warn`, `allow`",
-                "polices: unknown field `polices`, expected one of `noMatchPolicy`, `policies`, `regoTimeoutMilliseconds`, `modifyImagesWithDigest`, `policyControllerNamespace`, `hostSigstoreTrust`",
+                "polices: unknown field `polices`, expected one of `noMatchPolicy`, `policies`, `regoTimeoutMilliseconds`, `modifyImagesWithDigest`, `policyControllerNamespace`, `hostSigstoreTrust`, `requestBudgetMilliseconds`, `hostPolicyTimeoutSeconds`",
                 "regoTimeoutMilliseconds: invalid type: string \"1s\", expected u64",
                 "policies[0].spec.authorities[0].static.mesage: unknown field `mesage`, expected `action` or `message`",
                 "policies[0].spec.images[0].regex: unknown field `regex`, expected `glob`",
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(
             errors(json!({"kind": "ClusterImagePolicy", "policies": []})),
             [
-                "kind: unknown field `kind`, expected one of `noMatchPolicy`, `policies`, `regoTimeoutMilliseconds`, `modifyImagesWithDigest`, `policyControllerNamespace`, `hostSigstoreTrust`"
+                "kind: unknown field `kind`, expected one of `noMatchPolicy`, `policies`, `regoTimeoutMilliseconds`, `modifyImagesWithDigest`, `policyControllerNamespace`, `hostSigstoreTrust`, `requestBudgetMilliseconds`, `hostPolicyTimeoutSeconds`"
             ]
         );
     }

@@ -10,8 +10,14 @@
 //! L1266-1304): `failed policy: <cip>: <path>\n<image> <error> <error>…`, entries with the same
 //! message and details merged (paths joined by `, `), sorted by message then details, joined by
 //! newlines, and the rejection prefixed with `validation failed: `.
+//!
+//! The request's policy budget ([`crate::budget`]): every Rego evaluation gets the smaller of
+//! `regoTimeoutMilliseconds` and what is left of it, and once it is used up no further CIP
+//! starts (its authorities' host calls included) and no tag is confirmed nor digest resolved
+//! for pinning: each fails with the budget's message.
 
 use crate::authority::{AuthorityPass, Checker};
+use crate::budget::{self, RequestBudget};
 use crate::cip::{ClusterImagePolicy, Mode, validation};
 use crate::glob::GlobMatcher;
 use crate::host::Host;
@@ -26,6 +32,7 @@ use kubewarden_policy_sdk::request::GroupVersionKind;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Severity of an [`Entry`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +139,8 @@ struct CipRunner<'a> {
     /// The object's `spec` and `metadata` as Rego values, for every CIP that includes them.
     spec: SharedPart,
     metadata: SharedPart,
+    /// The request's policy budget.
+    budget: RequestBudget,
 }
 
 /// Whether the tag written beside a digest names that digest (`reference`, table row 8),
@@ -148,8 +157,15 @@ enum TagCheck {
 }
 
 impl<'a> Evaluator<'a> {
-    /// Prepares an evaluation: checks and classifies every CIP's globs into one matcher.
+    /// Prepares an evaluation: checks and classifies every CIP's globs into one matcher. The
+    /// request's budget (`requestBudgetMilliseconds`) starts now.
     pub fn new(settings: &'a Settings, host: &'a dyn Host) -> Self {
+        let budget = RequestBudget::start(settings.request_budget_milliseconds);
+        Self::with_budget(settings, host, budget)
+    }
+
+    /// [`Evaluator::new`] with the request's budget given (started when `validate` started).
+    pub fn with_budget(settings: &'a Settings, host: &'a dyn Host, budget: RequestBudget) -> Self {
         let globs = GlobMatcher::new(settings.policies.iter().enumerate().flat_map(|(i, cip)| {
             cip.spec
                 .images
@@ -173,6 +189,7 @@ impl<'a> Evaluator<'a> {
                 tags: HashMap::new(),
                 spec: SharedPart::new(),
                 metadata: SharedPart::new(),
+                budget,
             },
         }
     }
@@ -381,7 +398,10 @@ impl CipRunner<'_> {
         }
         let digest = match digests.pop() {
             Some(d) => d,
-            None => match self.host.manifest_digest(&img.image) {
+            None => match self
+                .budget_left(budget::DIGEST)
+                .and_then(|()| self.host.manifest_digest(&img.image).map_err(|e| e.0))
+            {
                 Ok(d) => d,
                 Err(e) => return problem("failed to resolve digest", format!("{} {e}", img.image)),
             },
@@ -405,13 +425,30 @@ impl CipRunner<'_> {
         if let Some(check) = self.tags.get(image.raw()) {
             return check.clone();
         }
-        let check = match self.host.manifest_digest(image.tag_as_written()) {
-            Ok(d) if Some(d.as_str()) == image.digest() => TagCheck::Confirmed,
-            Ok(d) => TagCheck::Names(d),
-            Err(e) => TagCheck::Failed(e.0),
+        // No host call once the request's budget is used up: the image is denied with why.
+        let check = match self.budget_left(budget::TAG) {
+            Err(used_up) => TagCheck::Failed(used_up),
+            Ok(()) => self.confirm_tag(image),
         };
         self.tags.insert(image.raw().to_string(), check.clone());
         check
+    }
+
+    /// `Err(the budget's message)` once the request's budget is used up, before `before`
+    /// ([`RequestBudget::used_up`]).
+    fn budget_left(&self, before: &str) -> Result<(), String> {
+        match self.budget.is_used_up() {
+            true => Err(self.budget.used_up(before)),
+            false => Ok(()),
+        }
+    }
+
+    fn confirm_tag(&self, image: &ImageRef) -> TagCheck {
+        match self.host.manifest_digest(image.tag_as_written()) {
+            Ok(d) if Some(d.as_str()) == image.digest() => TagCheck::Confirmed,
+            Ok(d) => TagCheck::Names(d),
+            Err(e) => TagCheck::Failed(e.0),
+        }
     }
 
     /// The Rego input's `image`: the canonical name, with the tag beside a digest only when
@@ -458,6 +495,11 @@ impl CipRunner<'_> {
                 })
                 .collect();
             return CipOutcome::Fail { errors };
+        }
+        if let Err(used_up) = self.budget_left(budget::CIP) {
+            return CipOutcome::Fail {
+                errors: vec![used_up],
+            };
         }
         let mut errors = Vec::new();
         let mut matches = Map::new();
@@ -575,13 +617,27 @@ impl CipRunner<'_> {
                 &serde_json::json!({"kind": workload.kind, "apiVersion": workload.api_version}),
             );
         }
-        match compiled.evaluate_value(input.into_value()) {
+        let per_evaluation = Duration::from_millis(self.settings.rego_timeout_milliseconds);
+        let Some(slice) = self.budget.slice(per_evaluation) else {
+            errors.push(format!(
+                "{}: {}",
+                rego::FAILURE_PREFIX,
+                self.budget.used_up(budget::CIP)
+            ));
+            return CipOutcome::Fail { errors };
+        };
+        match compiled.evaluate_value_within(input.into_value(), slice.limit) {
             Ok(c) => CipOutcome::Pass {
                 warning: c.warning,
                 digest,
             },
-            Err(e) => {
-                errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+            Err(f) => {
+                let message = if f.timed_out && slice.request_bound {
+                    self.budget.ran_out_in(cip.name())
+                } else {
+                    f.message
+                };
+                errors.push(format!("{}: {message}", rego::FAILURE_PREFIX));
                 CipOutcome::Fail { errors }
             }
         }
@@ -634,5 +690,7 @@ fn match_applies(
     })
 }
 
+#[cfg(test)]
+mod budget_tests;
 #[cfg(test)]
 mod tests;

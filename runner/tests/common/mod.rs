@@ -243,6 +243,16 @@ pub enum Validate<'a> {
     },
     /// Trap (`unreachable`).
     Trap,
+    /// Loop forever (until the host interrupts it).
+    Spin,
+    /// Grow the memory by this many 64 KiB pages; trap (as an allocator's abort) when the
+    /// host refuses, answer the text otherwise.
+    Grow {
+        /// Pages to add.
+        pages: u32,
+        /// The answer once grown.
+        answer: &'a str,
+    },
 }
 
 /// A waPC guest in WAT. `validate_settings` answers `settings_answer`;
@@ -261,6 +271,12 @@ pub fn scripted_guest(
             payload,
         } => (*namespace, *operation, *payload, 1),
         Validate::Trap => ("", "", "", 2),
+        Validate::Spin => ("", "", "", 3),
+        Validate::Grow { answer, .. } => ("", "", *answer, 4),
+    };
+    let pages = match validate {
+        Validate::Grow { pages, .. } => *pages,
+        _ => 0,
     };
     let init_body = if trap_in_init { "unreachable" } else { "nop" };
     format!(
@@ -293,6 +309,12 @@ pub fn scripted_guest(
         (call $guest_response (i32.const 128) (i32.const 4))
         (return (i32.const 1))))
     (if (i32.eq (i32.const {mode}) (i32.const 2)) (then unreachable))
+    (if (i32.eq (i32.const {mode}) (i32.const 3)) (then (loop $spin (br $spin))))
+    (if (i32.eq (i32.const {mode}) (i32.const 4))
+      (then
+        (if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then unreachable))
+        (call $guest_response (i32.const 16384) (i32.const {payload_len}))
+        (return (i32.const 1))))
     (if (i32.eq (i32.const {mode}) (i32.const 0))
       (then
         (call $guest_response (i32.const 16384) (i32.const {payload_len}))
