@@ -24,6 +24,7 @@
 pub mod authority;
 pub mod certificate;
 pub mod cip;
+pub mod cue;
 pub mod glob;
 pub mod host;
 pub mod identity;
