@@ -38,6 +38,8 @@ pub mod ast;
 pub mod builtins;
 pub mod check;
 pub mod eval;
+#[cfg(test)]
+mod fixtures_tests;
 pub mod lexer;
 pub mod ops;
 pub mod parser;
