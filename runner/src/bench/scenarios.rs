@@ -60,8 +60,19 @@ pub fn standard_scenarios(root: &Path) -> Result<Vec<Scenario>> {
             id: "rego-20".into(),
             title: "the same with a Rego policy on every CIP (6 of them compiled and evaluated)".into(),
             call: Call::Validate {
-                request: Box::new(deployment),
+                request: Box::new(deployment.clone()),
                 settings: settings("test_data/bench/cips-20-rego.yaml")?,
+                expect_allowed: Some(true),
+            },
+            session: None,
+            expected_host_calls: Some(0),
+        },
+        Scenario {
+            id: "cue-20".into(),
+            title: "the same with the Rego policies rewritten in CUE (6 of them compiled and evaluated)".into(),
+            call: Call::Validate {
+                request: Box::new(deployment),
+                settings: settings("test_data/bench/cips-20-cue.yaml")?,
                 expect_allowed: Some(true),
             },
             session: None,
