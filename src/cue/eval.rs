@@ -193,7 +193,9 @@ impl<'a> Evaluator<'a> {
 
     /// The conjuncts `c` (at `path`) gives its child `seg`.
     fn children(&mut self, c: &Conj<'a>, path: &[Seg], seg: &Seg, out: &mut Vec<Conj<'a>>) {
-        if self.depth > MAX_EVAL_DEPTH {
+        // Past the depth limit the evaluation fails (never "no conjuncts": that would read as
+        // an undefined field, which validation does not report).
+        if self.tick().is_some() {
             return;
         }
         self.depth += 1;

@@ -391,3 +391,21 @@ fn a_reference_chain_deeper_than_the_limit_fails() {
         Err("evaluation nested deeper than 200 levels".into())
     );
 }
+
+#[test]
+fn the_time_budget_stops_an_evaluation() {
+    let mut p = String::new();
+    for i in 0..200 {
+        p.push_str(&format!("f{i}: \"x\" | \"y\" | \"z\"\n"));
+    }
+    let policy = CuePolicy::compile(&p, 0).unwrap();
+    assert_eq!(
+        policy.evaluate(&json!({})),
+        Err("evaluation exceeded the time budget of 0 ms".into())
+    );
+    // The same policy with a real budget passes (every field is an unresolved disjunction).
+    assert_eq!(
+        CuePolicy::compile(&p, 1000).unwrap().evaluate(&json!({})),
+        Ok(())
+    );
+}
