@@ -277,10 +277,9 @@ fn call_fn(pkg: &str, name: &str, args: &[Val]) -> Val {
             Val::str(&parts.join(&sep))
         }
         ("list", "Contains") => {
-            let Some(Val::List(items, _)) = args.first() else {
+            let (Some(Val::List(items, _)), Some(x)) = (args.first(), args.get(1)) else {
                 return wrong();
             };
-            let x = &args[1];
             Val::Bool(items.iter().any(|it| deep_eq(&it.resolved(), x)))
         }
         ("list", "MinItems" | "MaxItems") | ("struct", "MinFields" | "MaxFields") => {

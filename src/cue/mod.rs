@@ -30,7 +30,8 @@
 //!
 //! ## Bounds
 //! The source is limited to [`MAX_SOURCE_BYTES`] and its bracket nesting to
-//! [`parser::MAX_DEPTH`] before parsing; parsing and evaluation recursion are counted; a
+//! [`parser::MAX_DEPTH`] before parsing; parsing recursion is counted
+//! ([`parser::MAX_PARSE_DEPTH`]) and so is evaluation's ([`eval::MAX_EVAL_DEPTH`]); a
 //! disjunction has at most [`value::MAX_DISJUNCTS`] alternatives; each evaluation has a
 //! wall-clock budget (`timeout_ms`, like [`crate::rego::RegoPolicy::compile`]).
 

@@ -10,8 +10,14 @@ use super::Pos;
 use super::ast::{Decl, Expr, File, ListLit, StructLit};
 use super::lexer::Tok;
 
-/// Deepest nesting of expressions, structs, lists and field shorthand accepted.
+/// Deepest bracket nesting (`{`, `[`, `(`) accepted, checked on the tokens before parsing
+/// ([`super::CuePolicy::compile`]).
 pub const MAX_DEPTH: usize = 64;
+
+/// Deepest recursion of the parser: each expression, struct, list, unary operator and level of
+/// `a: b: c` shorthand counts (a struct inside a field counts two), so that a policy within
+/// [`MAX_DEPTH`] brackets parses, and no input recurses further.
+pub const MAX_PARSE_DEPTH: usize = 3 * MAX_DEPTH;
 
 /// A parse error: position and message.
 pub type Error = (Pos, String);
@@ -91,10 +97,12 @@ impl Parser {
 
     fn enter(&mut self) -> Result<(), Error> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > MAX_PARSE_DEPTH {
             return Err((
                 self.pos(),
-                format!("nesting deeper than {MAX_DEPTH} levels"),
+                format!(
+                    "nesting too deep (more than {MAX_PARSE_DEPTH} levels of expressions, structs and lists)"
+                ),
             ));
         }
         Ok(())

@@ -370,10 +370,11 @@ fn constructs_outside_the_subset_are_named_with_their_position() {
 fn limits_before_parsing() {
     let deep = format!("a: {}1{}", "[".repeat(65), "]".repeat(65));
     assert_eq!(compile_err(&deep), "1:68: nesting deeper than 64 levels");
-    let unary = format!("a: {}1", "-".repeat(100));
-    assert!(compile_err(&unary).contains("nesting deeper than 64 levels"));
-    let shorthand = format!("{}1", "a: ".repeat(100));
-    assert!(compile_err(&shorthand).contains("nesting deeper than 64 levels"));
+    let too_deep = "nesting too deep (more than 192 levels of expressions, structs and lists)";
+    let unary = format!("a: {}1", "-".repeat(200));
+    assert_eq!(compile_err(&unary), format!("1:195: {too_deep}"));
+    let shorthand = format!("{}1", "a: ".repeat(200));
+    assert_eq!(compile_err(&shorthand), format!("1:580: {too_deep}"));
     let big = format!("a: \"{}\"", "x".repeat(70_000));
     assert!(compile_err(&big).contains("more than the 65536 accepted"));
 }
@@ -408,4 +409,20 @@ fn the_time_budget_stops_an_evaluation() {
         CuePolicy::compile(&p, 1000).unwrap().evaluate(&json!({})),
         Ok(())
     );
+}
+
+/// Nesting just under the limits parses and evaluates without exhausting the stack (the
+/// parser counts every level; evaluation recursion is bounded by it and the input's depth).
+#[test]
+fn nesting_just_under_the_limits_evaluates() {
+    let parens = format!("a: {}1{}", "(".repeat(60), ")".repeat(60));
+    assert_eq!(eval(&parens, json!({"a": 1})), Ok(()));
+    let structs = format!("{}b: 1{}", "a: {".repeat(60), "}".repeat(60));
+    let mut input = json!({"b": 2});
+    for _ in 0..60 {
+        input = json!({"a": input});
+    }
+    let err = eval(&structs, input).unwrap_err();
+    assert!(err.ends_with(": conflicting values 2 and 1"), "{err}");
+    assert!(err.starts_with(&"a.".repeat(59)), "{err}");
 }
