@@ -108,7 +108,7 @@ pub struct Evaluator<'a> {
     exprs: HashMap<(usize, Path), Val>,
     lets: HashMap<(usize, Path), Val>,
     in_progress: HashSet<Path>,
-    regexes: ops::Regexes,
+    regexes: &'a mut ops::Regexes,
     depth: usize,
     started: Instant,
     budget: Duration,
@@ -118,8 +118,15 @@ pub struct Evaluator<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    /// An evaluation of `file` unified with `input`, within `timeout_ms` milliseconds.
-    pub fn new(file: &'a File, input: &'a Json, timeout_ms: u64) -> Self {
+    /// An evaluation of `file` unified with `input`, within `timeout_ms` milliseconds, with the
+    /// policy's compiled regular expressions (kept across evaluations: compiling one costs more
+    /// than most evaluations).
+    pub fn new(
+        file: &'a File,
+        input: &'a Json,
+        timeout_ms: u64,
+        regexes: &'a mut ops::Regexes,
+    ) -> Self {
         Evaluator {
             file,
             input,
@@ -128,7 +135,7 @@ impl<'a> Evaluator<'a> {
             exprs: HashMap::new(),
             lets: HashMap::new(),
             in_progress: HashSet::new(),
-            regexes: ops::Regexes::default(),
+            regexes,
             depth: 0,
             started: Instant::now(),
             budget: Duration::from_millis(timeout_ms),
@@ -139,10 +146,51 @@ impl<'a> Evaluator<'a> {
 
     /// Validates the whole tree: the fatal errors, `path: message` each, in field order.
     pub fn validate(&mut self) -> Vec<String> {
-        let root = self.value_at(&Vec::new());
         let mut out = Vec::new();
-        collect(&root, &mut Vec::new(), &mut out);
+        self.check_at(&mut Vec::new(), &mut out);
         out
+    }
+
+    /// The fatal errors at and under `path`, as [`collect`] finds them in the value, without
+    /// building the parts that only the input gives (no conflict is possible there: most of a
+    /// Pod's `spec` under a policy on a few fields).
+    fn check_at(&mut self, path: &mut Vec<Seg>, out: &mut Vec<String>) {
+        let pure_input = self
+            .conjuncts_at(path)
+            .iter()
+            .all(|c| matches!(c, Conj::Json(_)));
+        if pure_input && !self.values.contains_key(path.as_slice()) {
+            return;
+        }
+        let whole = |ev: &mut Self, path: &mut Vec<Seg>, out: &mut Vec<String>| {
+            let v = ev.value_at(path);
+            let mut labels: Vec<String> = path.iter().map(seg_text).collect();
+            collect(&v, &mut labels, out);
+        };
+        if self.values.contains_key(path.as_slice()) || self.depth > MAX_EVAL_DEPTH {
+            return whole(self, path, out);
+        }
+        if let Some(v) = self.tick() {
+            let mut labels: Vec<String> = path.iter().map(seg_text).collect();
+            return collect(&v, &mut labels, out);
+        }
+        let shape = match self.gather(path) {
+            Ok(shape) => shape,
+            Err(_) => return whole(self, path, out),
+        };
+        let is_list = !shape.closed_lens.is_empty() || shape.open_len.is_some();
+        // Only a plain struct is checked field by field; anything else (a list, a value to
+        // unify with the fields: a disjunction, a validator) is checked whole.
+        if !shape.is_struct || is_list || !matches!(shape.vals, Val::Top) {
+            return whole(self, path, out);
+        }
+        self.depth += 1;
+        for l in shape.labels {
+            path.push(Seg::F(l));
+            self.check_at(path, out);
+            path.pop();
+        }
+        self.depth -= 1;
     }
 
     /// Counts a step; fails once the depth or the time budget is exceeded.
@@ -305,6 +353,15 @@ impl<'a> Evaluator<'a> {
     }
 
     fn compute(&mut self, path: &[Seg]) -> Val {
+        match self.gather(path) {
+            Ok(shape) => self.build(path, shape),
+            Err(v) => v,
+        }
+    }
+
+    /// The shape the conjuncts of `path` give; `Err` the value itself when there is nothing to
+    /// unify (no conjunct: an undefined field; only the input's: its value).
+    fn gather(&mut self, path: &[Seg]) -> Result<Shape, Val> {
         let conjs = self.conjuncts_at(path);
         match conjs.as_slice() {
             [] => {
@@ -313,9 +370,9 @@ impl<'a> Evaluator<'a> {
                     Some(Seg::I(i)) => i.to_string(),
                     None => String::new(),
                 };
-                return Val::incomplete(format!("undefined field: {name}"));
+                return Err(Val::incomplete(format!("undefined field: {name}")));
             }
-            [Conj::Json(j)] => return from_json(j),
+            [Conj::Json(j)] => return Err(from_json(j)),
             _ => {}
         }
         // The input first: cuelang names the input's value first in a conflict.
@@ -328,6 +385,11 @@ impl<'a> Evaluator<'a> {
         for c in ordered {
             self.shape(c, path, &mut shape);
         }
+        Ok(shape)
+    }
+
+    /// The value at `path` from its shape.
+    fn build(&mut self, path: &[Seg], shape: Shape) -> Val {
         let Shape {
             labels,
             is_struct,
@@ -480,11 +542,11 @@ impl<'a> Evaluator<'a> {
             }
             Expr::Unary(op, x, _) => {
                 let v = self.eval(x, env);
-                ops::unary(op, v, &mut self.regexes)
+                ops::unary(op, v, self.regexes)
             }
             Expr::Binary(op, l, r, _) => {
                 let (a, b) = (self.eval(l, env), self.eval(r, env));
-                ops::binary(op, a, b, &mut self.regexes)
+                ops::binary(op, a, b, self.regexes)
             }
             Expr::Disj(alts, _) => {
                 ops::disjunction(alts.iter().map(|(x, d)| (self.eval(x, env), *d)).collect())

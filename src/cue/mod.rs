@@ -49,6 +49,7 @@ mod tests;
 pub mod time;
 pub mod value;
 
+use std::cell::RefCell;
 use std::fmt;
 
 /// Prefix of every CUE failure at CIP level (cosign `pkg/policy/eval.go`, with the CIP kind as
@@ -74,10 +75,14 @@ impl fmt::Display for Pos {
 }
 
 /// A compiled CUE policy, ready to evaluate many inputs.
-#[derive(Debug, Clone)]
+///
+/// The regular expressions of its bounds are compiled at their first use and kept for the
+/// policy's later evaluations (one request evaluates a CIP's policy once per image).
+#[derive(Debug)]
 pub struct CuePolicy {
     file: ast::File,
     timeout_ms: u64,
+    regexes: RefCell<ops::Regexes>,
 }
 
 impl CuePolicy {
@@ -114,14 +119,25 @@ impl CuePolicy {
         }
         let file = parser::parse(toks).map_err(at)?;
         check::check(&file).map_err(at)?;
-        Ok(CuePolicy { file, timeout_ms })
+        Ok(CuePolicy {
+            file,
+            timeout_ms,
+            regexes: RefCell::new(ops::Regexes::default()),
+        })
     }
 
     /// Unifies the policy with `input` and validates the result (see the module
     /// documentation). Errors: the cue error (`typemeta.kind: conflicting values "Deployment"
     /// and "Pod"`), or that the time budget or the evaluation depth was exceeded.
     pub fn evaluate(&self, input: &serde_json::Value) -> Result<(), String> {
-        let mut ev = eval::Evaluator::new(&self.file, input, self.timeout_ms);
+        // Never borrowed twice (evaluations do not nest); should it be, a fresh cache.
+        let mut fresh = ops::Regexes::default();
+        let mut cached = self.regexes.try_borrow_mut();
+        let regexes = match cached.as_deref_mut() {
+            Ok(r) => r,
+            Err(_) => &mut fresh,
+        };
+        let mut ev = eval::Evaluator::new(&self.file, input, self.timeout_ms, regexes);
         let errors = ev.validate();
         if let Some(e) = ev.aborted {
             return Err(e);

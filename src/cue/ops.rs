@@ -12,7 +12,7 @@ use std::rc::Rc;
 const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// The regular expressions of one evaluation, compiled once each.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Regexes(HashMap<String, Result<Rc<Regex>, String>>);
 
 impl Regexes {
