@@ -388,6 +388,18 @@ impl<'a> Evaluator<'a> {
         Ok(shape)
     }
 
+    /// The value of a child being built: straight from the input when only the input gives it
+    /// (without a memo entry for each of its nodes), else [`Self::value_at`].
+    fn child_value(&mut self, path: &[Seg]) -> Val {
+        if let Some(v) = self.values.get(path) {
+            return v.clone();
+        }
+        if let [Conj::Json(j)] = self.conjuncts_at(path).as_slice() {
+            return from_json(j);
+        }
+        self.value_at(path)
+    }
+
     /// The value at `path` from its shape.
     fn build(&mut self, path: &[Seg], shape: Shape) -> Val {
         let Shape {
@@ -409,7 +421,7 @@ impl<'a> Evaluator<'a> {
             for l in labels {
                 let mut child = path.to_vec();
                 child.push(Seg::F(l.clone()));
-                let v = self.value_at(&child);
+                let v = self.child_value(&child);
                 fields.push((l, v));
             }
             Val::Struct(Rc::new(fields))
@@ -430,7 +442,7 @@ impl<'a> Evaluator<'a> {
             for i in 0..n {
                 let mut child = path.to_vec();
                 child.push(Seg::I(i));
-                elems.push(self.value_at(&child));
+                elems.push(self.child_value(&child));
             }
             let rest = if closed_lens.is_empty() {
                 Some(Rc::new(rests.iter().fold(Val::Top, |a, r| unify(&a, r))))
