@@ -68,17 +68,6 @@ pub fn standard_scenarios(root: &Path) -> Result<Vec<Scenario>> {
             expected_host_calls: Some(0),
         },
         Scenario {
-            id: "cue-20".into(),
-            title: "the same with the Rego policies rewritten in CUE (6 of them compiled and evaluated)".into(),
-            call: Call::Validate {
-                request: Box::new(deployment),
-                settings: settings("test_data/bench/cips-20-cue.yaml")?,
-                expect_allowed: Some(true),
-            },
-            session: None,
-            expected_host_calls: Some(0),
-        },
-        Scenario {
             id: "key-3".into(),
             title: format!(
                 "key (k1) verification of {key_calls} distinct images (4 containers) through a replayed session (signed, multi-arch, unsigned: denied)"
@@ -96,6 +85,17 @@ pub fn standard_scenarios(root: &Path) -> Result<Vec<Scenario>> {
             title: "validate_settings of 50 CIPs (static, key, keyless, Rego, key + Rego)".into(),
             call: Call::ValidateSettings {
                 settings: settings("test_data/bench/cips-50-mixed.yaml")?,
+            },
+            session: None,
+            expected_host_calls: Some(0),
+        },
+        Scenario {
+            id: "cue-20".into(),
+            title: "Deployment, 5 containers, the 20 CIPs of rego-20 with their Rego policies rewritten in CUE (6 of them compiled and evaluated)".into(),
+            call: Call::Validate {
+                request: Box::new(deployment),
+                settings: settings("test_data/bench/cips-20-cue.yaml")?,
+                expect_allowed: Some(true),
             },
             session: None,
             expected_host_calls: Some(0),
