@@ -47,6 +47,7 @@ pub mod parser;
 #[cfg(test)]
 mod tests;
 pub mod time;
+pub mod tree;
 pub mod value;
 
 use std::cell::RefCell;
