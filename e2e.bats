@@ -290,12 +290,6 @@ YAML
   [[ "$stderr" == *'policies[0] (bad-rego): invalid rego policy: spec.policy.data'* ]]
 }
 
-@test "invalid settings: a CUE policy is named as unsupported" {
-  policy test_data/settings/unsupported-cue.yaml test_data/requests/pod.json
-  [ "$status" -eq 1 ]
-  [[ "$stderr" == *'policies[0] (cue-policy): not supported: spec.policy.type'*'no CUE evaluator for Rust'* ]]
-}
-
 @test "invalid settings: an unknown field is refused with its path" {
   printf 'noMatchPolicy: deny\npolicies:\n  - apiVersion: policy.sigstore.dev/v1beta1\n    kind: ClusterImagePolicy\n    metadata: {name: old}\n    spec:\n      images: [{regex: "ghcr.io/.*"}]\n' >"$BATS_TEST_TMPDIR/s.yaml"
   policy "$BATS_TEST_TMPDIR/s.yaml" test_data/requests/pod.json
@@ -1022,4 +1016,71 @@ BUDGET_ADVICE="raise requestBudgetMilliseconds, and policy-server's timeout with
   policy "$BATS_TEST_TMPDIR/settings.yaml" "$(with_image test_data/requests/pod.json nginx)"
   [ "$status" -eq 0 ]
   [ "$(message)" = $'validation failed: no matching policies: spec.containers[0].image\nnginx' ]
+}
+
+# --- CUE policies ---
+# Issue 15: CIP-level `type: cue` policies evaluated in the module, against the same input
+# document as Rego (upstream: cosign pkg/policy/eval.go evaluateCue; README, "CUE policies").
+
+CUE_FAILED="failed evaluating cue policy for ClusterImagePolicy: failed to evaluate the policy with error:"
+
+@test "CUE: typemeta \"only Pods\" admits a Pod" {
+  policy test_data/settings/cue-only-pods.yaml test_data/requests/pod.json
+  allowed true
+  [ "$(jq -r '.warnings' <<<"$output")" = "null" ]
+}
+
+@test "CUE: typemeta \"only Pods\" denies a Deployment with the cue error" {
+  policy test_data/settings/cue-only-pods.yaml test_data/requests/deployment.json
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: image-policy-typemeta-allow-only-pods: spec.template.spec.containers[0].image"$'\n'"nginx $CUE_FAILED typemeta.kind: conflicting values \"Deployment\" and \"Pod\"" ]
+}
+
+@test "CUE: metadata.labels admits the Pod labelled team=payments" {
+  jq '.object.metadata.labels.team = "payments"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/p.json"
+  policy test_data/settings/cue-labels.yaml "$BATS_TEST_TMPDIR/p.json"
+  allowed true
+}
+
+@test "CUE: metadata.labels denies the Pod labelled team=ads" {
+  jq '.object.metadata.labels.team = "ads"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/p.json"
+  policy test_data/settings/cue-labels.yaml "$BATS_TEST_TMPDIR/p.json"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: team-payments: spec.containers[0].image"$'\n'"nginx $CUE_FAILED metadata.labels.team: conflicting values \"ads\" and \"payments\"" ]
+}
+
+@test "CUE: metadata.labels admits a Pod without the label, as upstream (Validate without Concrete)" {
+  policy test_data/settings/cue-labels.yaml test_data/requests/pod.json
+  allowed true
+}
+
+@test "CUE: spec.serviceAccount admits the default service account" {
+  jq '.object.spec.serviceAccount = "default"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/p.json"
+  policy test_data/settings/cue-service-account.yaml "$BATS_TEST_TMPDIR/p.json"
+  allowed true
+}
+
+@test "CUE: spec.serviceAccount denies another service account" {
+  jq '.object.spec.serviceAccount = "builder"' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/p.json"
+  policy test_data/settings/cue-service-account.yaml "$BATS_TEST_TMPDIR/p.json"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: image-policy-include-spec: spec.containers[0].image"$'\n'"nginx $CUE_FAILED spec.serviceAccount: conflicting values \"builder\" and \"default\"" ]
+}
+
+@test "CUE: the image config's User (recorded) admits an image running as 65532" {
+  policy test_data/settings/cue-config-user.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(replay fetch-config-user-65532.yml)
+  allowed true
+}
+
+@test "CUE: the image config's User (recorded) denies an image running as root" {
+  policy test_data/settings/cue-config-user.yaml "$(with_image test_data/requests/pod.json $SIGNED)" $(replay fetch-config-single.yml)
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: image-policy-config-file: spec.containers[0].image"$'\n'"$SIGNED $CUE_FAILED config.\"linux/amd64\".config.User: conflicting values \"\" and \"65532\"" ]
+}
+
+@test "CUE: invalid settings name the construct or the syntax error with line and column" {
+  policy test_data/settings/invalid-cue.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *'policies[0] (cue-definition): invalid cue policy: spec.policy.data'*'1:1: definitions (#Pod) are not supported'* ]]
+  [[ "$stderr" == *'policies[1] (cue-syntax): invalid cue policy: spec.policy.data'*"3:1: expected '}', found EOF"* ]]
 }

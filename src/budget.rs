@@ -109,6 +109,16 @@ pub const TAG: &str = "the tag could be confirmed";
 /// [`RequestBudget::used_up`] of the digest resolution for pinning.
 pub const DIGEST: &str = "the digest could be resolved";
 
+/// Why one policy evaluation (Rego, [`crate::rego::RegoPolicy::evaluate_value_within`], or
+/// CUE, [`crate::cue::CuePolicy::evaluate_within`]) did not admit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The evaluator's message, without the `failed evaluating … policy` prefix.
+    pub message: String,
+    /// Whether the evaluation was stopped by the time limit it was given.
+    pub timed_out: bool,
+}
+
 /// The time one evaluation may take ([`RequestBudget::slice`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Slice {

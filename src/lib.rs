@@ -25,6 +25,7 @@ pub mod authority;
 pub mod budget;
 pub mod certificate;
 pub mod cip;
+pub mod cue;
 pub mod glob;
 pub mod host;
 pub mod identity;

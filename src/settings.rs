@@ -7,7 +7,7 @@
 //!     kind: ClusterImagePolicy
 //!     metadata: {name: chainguard-image-policy}
 //!     spec: {images: [{glob: "cgr.dev/chainguard/**"}], authorities: [{static: {action: pass}}]}
-//! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego evaluation
+//! regoTimeoutMilliseconds: 1000  # wall-clock budget of one Rego or CUE evaluation
 //! requestBudgetMilliseconds: 800 # wall-clock budget of the whole request (crate::budget)
 //! hostPolicyTimeoutSeconds: 2    # policy-server's timeout for the policy, as declared (crate::budget)
 //! modifyImagesWithDigest: true   # pin admitted tag-only images to their verified digest
@@ -24,6 +24,7 @@ pub mod decode;
 use crate::budget;
 use crate::cip::ClusterImagePolicy;
 use crate::cip::validation::{self, FieldError};
+use crate::cue;
 use crate::rego;
 use crate::trust::{self, HostSigstoreTrust};
 use serde::{Deserialize, Deserializer};
@@ -98,7 +99,7 @@ pub struct Settings {
     /// The ClusterImagePolicies, in the order their host calls are made.
     #[serde(default)]
     pub policies: Vec<ClusterImagePolicy>,
-    /// Wall-clock budget of one Rego evaluation, in milliseconds (1 to 60000).
+    /// Wall-clock budget of one Rego or CUE evaluation, in milliseconds (1 to 60000).
     #[serde(default = "default_rego_timeout")]
     pub rego_timeout_milliseconds: u64,
     /// Pin admitted tag-only images to the digest the host verified (or resolved).
@@ -189,7 +190,7 @@ impl Settings {
     }
 
     /// Full settings validation: every CIP rule, unsupported features, duplicate names, Rego
-    /// parsing. Returns every error, each prefixed `policies[i] (name): `.
+    /// and CUE parsing. Returns every error, each prefixed `policies[i] (name): `.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         self.validate_except(&BTreeSet::new())
     }
@@ -226,6 +227,7 @@ impl Settings {
         // that holds it.
         let mut rego_verdicts: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
         let mut keys = validation::TextChecks::default();
+        let mut cue_verdicts: BTreeMap<&str, Result<(), String>> = BTreeMap::new();
         for (i, cip) in self.policies.iter().enumerate() {
             if skip.contains(&i) {
                 continue;
@@ -253,6 +255,21 @@ impl Settings {
             {
                 errs.push(FieldError {
                     message: "invalid rego policy".into(),
+                    paths: vec!["spec.policy.data".into()],
+                    details: Some(e.clone()),
+                });
+            }
+            // A CUE text is parsed and checked once too (issue 15): a syntax error or a
+            // construct outside the subset, with its line and column.
+            if let Some(policy) = &cip.spec.policy
+                && policy.type_ == "cue"
+                && let Some(data) = &policy.data
+                && let Err(e) = cue_verdicts.entry(data).or_insert_with(|| {
+                    cue::CuePolicy::compile(data, self.rego_timeout_milliseconds).map(|_| ())
+                })
+            {
+                errs.push(FieldError {
+                    message: "invalid cue policy".into(),
                     paths: vec!["spec.policy.data".into()],
                     details: Some(e.clone()),
                 });
@@ -452,9 +469,9 @@ mod tests {
         );
     }
 
-    /// Each distinct key text is checked once per settings document (`TextChecks`); a refused
-    /// key is still reported for every authority holding it, in the key's own path, and a valid
-    /// twin of the same CIPs passes.
+    /// Each distinct key text and identity regexp is checked once per settings document
+    /// (`TextChecks`); a refused one is still reported for every authority holding it, in its
+    /// own path, and the valid key beside it passes.
     #[test]
     fn a_shared_key_or_regexp_is_reported_for_every_authority() {
         let cip = |name: &str, keys: &[&str]| {
@@ -496,6 +513,29 @@ mod tests {
             format!(
                 "policies[4] (k2): invalid value: ****: spec.authorities[0].keyless.identities[0].issuerRegExp\nregex is invalid: {regexp}"
             )
+        );
+    }
+
+    /// Issue 15: a CUE policy is compiled at settings time; a syntax error or a construct
+    /// outside the subset names its line and column, and a good policy is accepted.
+    #[test]
+    fn cue_policies_are_compiled_with_line_and_column() {
+        let cip = |name: &str, cue: &str| {
+            serde_json::json!({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": name}, "spec": {"images": [{"glob": "**"}],
+                "authorities": [{"static": {"action": "pass"}}], "policy": {"type": "cue", "data": cue}}})
+        };
+        let settings = serde_json::json!({"policies": [
+            cip("good", "typemeta: kind: \"Pod\"\n"),
+            cip("syntax", "spec: {\n  serviceAccount: \"default\"\n"),
+            cip("definition", "#Pod: {kind: \"Pod\"}\ntypemeta: #Pod\n")]});
+        let s = Settings::from_json(settings.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            s.validate().unwrap_err(),
+            vec![
+                "policies[1] (syntax): invalid cue policy: spec.policy.data\n3:1: expected '}', found EOF",
+                "policies[2] (definition): invalid cue policy: spec.policy.data\n1:1: definitions (#Pod) are not supported",
+            ]
         );
     }
 

@@ -67,9 +67,9 @@
 //! reported on stderr with all its lines (prefix removed):
 //!
 //! ```text
-//! dropped: ClusterImagePolicy uses-cue (cips.yaml, document 1, items[1]):
-//!   not supported: spec.policy.type
-//!   cue policies cannot be evaluated: there is no CUE evaluator for Rust; rewrite the policy in Rego
+//! dropped: ClusterImagePolicy kms-key (cips.yaml, document 1, items[1]):
+//!   not supported: spec.authorities[0].key.kms
+//!   the host verifies key signatures with PEM public keys only and cannot reach a KMS: export the public key with `cosign public-key --key <this kms URI>` and put it in key.data
 //! ```
 //!
 //! and the rest is validated again, until the module accepts it. An error

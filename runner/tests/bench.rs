@@ -213,7 +213,14 @@ fn standard_scenarios_load_and_expect_one_call_per_distinct_image() {
     let ids: Vec<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         ids,
-        ["seed", "static-20", "rego-20", "key-3", "settings-50"]
+        [
+            "seed",
+            "static-20",
+            "rego-20",
+            "key-3",
+            "settings-50",
+            "cue-20"
+        ]
     );
     let key = &scenarios[3];
     assert_eq!(key.expected_host_calls, Some(3));

@@ -432,15 +432,15 @@ const KMS_ONLY: &str = "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterIm
 #[test]
 fn cips_that_cannot_be_carried_over_are_dropped_with_the_modules_reasons() {
     // The module's reasons, as the policy crate words them.
-    use cluster_image_policy::cip::host_limits::{ATTESTATIONS, CUE, KMS};
+    use cluster_image_policy::cip::host_limits::{ATTESTATIONS, KMS};
     let run = migrate(&["unsupported.yaml"], None);
     assert_eq!(run.code, Some(2), "{run:?}");
     assert_eq!(
         run.stderr,
         format!(
             "dropped: ClusterImagePolicy cue-policy (unsupported.yaml, document 1, items[1]):\n\
-             \x20 not supported: spec.policy.type\n\
-             \x20 {CUE}\n\
+             \x20 invalid cue policy: spec.policy.data\n\
+             \x20 1:1: definitions (#Statement) are not supported\n\
              dropped: ClusterImagePolicy vuln-attestation (unsupported.yaml, document 1, items[2]):\n\
              \x20 not supported: spec.authorities[0].attestations\n\
              \x20 {ATTESTATIONS}\n\

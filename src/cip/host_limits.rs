@@ -46,9 +46,6 @@ pub const TIMESTAMP: &str = "with rfc3161timestamp, upstream requires a signed t
 /// Why `keyless.ca-cert` cannot be honoured.
 pub const CA_CERT: &str = "upstream does not verify with ca-cert: a keyless authority without url fails every image there (`no Keyless URL specified`, policy-controller pkg/webhook/validator.go L849-858; sigstore/policy-controller#107), and the host cannot be given a certificate authority per call: to trust a private Fulcio, put its certificates in the host's Sigstore trust configuration (`cip-runner migrate` converts a policy-controller TrustRoot), declare it in hostSigstoreTrust (fulcioUrls or trustRoots), and write keyless.url or keyless.trustRootRef instead of ca-cert";
 
-/// Why a CUE policy cannot be evaluated.
-pub const CUE: &str = "cue policies cannot be evaluated: there is no CUE evaluator for Rust; rewrite the policy in Rego (type: rego, package sigstore, an isCompliant rule)";
-
 /// Why `policy.remote` cannot be honoured.
 pub const REMOTE: &str = "the module has no network access; inline the policy in spec.policy.data";
 
@@ -102,12 +99,11 @@ pub fn authority(a: &Authority, path: &str) -> Vec<FieldError> {
     errs
 }
 
-/// The host limits of the CIP-level `spec.policy`.
+/// The host limits of the CIP-level `spec.policy`. A `type: cue` policy is none: it is
+/// evaluated in the module ([`crate::cue`]); settings validation compiles it. (An attestation's
+/// CUE policy stays refused with its authority's `attestations`.)
 pub fn policy(policy: &Policy) -> Vec<FieldError> {
     let mut errs = Vec::new();
-    if policy.type_ == "cue" {
-        errs.push(unsupported("spec.policy.type".into(), CUE));
-    }
     if policy.remote.is_some() {
         errs.push(unsupported("spec.policy.remote".into(), REMOTE));
     }
@@ -250,10 +246,11 @@ mod tests {
 
     #[test]
     fn policy_limits() {
+        // Issue 15: a CIP-level CUE policy is evaluated in the module, no longer a host limit.
         let p: Policy = serde_json::from_value(json!({"type": "cue", "data": "x: 1"})).unwrap();
         assert_eq!(
             policy(&p).iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            vec![format!("not supported: spec.policy.type\n{CUE}")]
+            Vec::<String>::new()
         );
         let p: Policy = serde_json::from_value(
             json!({"type": "rego", "remote": {"url": "https://x/p.rego", "sha256sum": "a"}}),

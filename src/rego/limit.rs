@@ -5,20 +5,13 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-/// Why an evaluation did not admit ([`super::RegoPolicy::evaluate_value_within`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// As the errors of [`super::RegoPolicy::evaluate`].
-    pub message: String,
-    /// Whether the evaluation was stopped by its time limit (regorus'
-    /// `LimitError::TimeLimitExceeded`, regorus 0.14.1 `src/utils/limits/error.rs` L13, L57-63).
-    pub timed_out: bool,
-}
+pub use crate::budget::Failure;
 
 /// The text of regorus' time-limit error (regorus 0.14.1 `src/utils/limits/error.rs` L61).
 const TIME_LIMIT_TEXT: &str = "execution exceeded time limit";
 
-/// `e` as a [`Failure`].
+/// `e` as a [`Failure`]: timed out on regorus' `LimitError::TimeLimitExceeded` (regorus
+/// 0.14.1 `src/utils/limits/error.rs` L13, L57-63).
 pub(super) fn failure(e: anyhow::Error) -> Failure {
     let timed_out = matches!(
         e.downcast_ref::<regorus::utils::limits::LimitError>(),

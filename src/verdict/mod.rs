@@ -3,8 +3,8 @@
 //! Per image (upstream `pkg/webhook/validator.go` L259-507, L525-688): parse the reference;
 //! find the CIPs whose `match` applies to the resource and whose globs match; none → the
 //! no-match policy; otherwise every matching CIP must pass (AND). Within a CIP any one
-//! authority passing suffices (OR), then the CIP's Rego policy runs over the successful
-//! authorities. A CIP in `warn` mode turns its failure into a warning.
+//! authority passing suffices (OR), then the CIP's Rego or CUE policy ([`compiled`]) runs over
+//! the successful authorities. A CIP in `warn` mode turns its failure into a warning.
 //!
 //! Messages follow upstream's knative `FieldError` rendering (`errorsToFieldErrors`
 //! L1266-1304): `failed policy: <cip>: <path>\n<image> <error> <error>…`, entries with the same
@@ -24,10 +24,10 @@ use crate::host::Host;
 use crate::imageconfig;
 use crate::reference::ImageRef;
 use crate::rego::input::{self, SharedPart};
-use crate::rego::{self, RegoPolicy};
 use crate::selector;
 use crate::settings::{NoMatchPolicy, Settings};
 use crate::workload::{Workload, WorkloadImage};
+use compiled::Compiled;
 use kubewarden_policy_sdk::request::GroupVersionKind;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -130,9 +130,10 @@ struct CipRunner<'a> {
     settings: &'a Settings,
     host: &'a dyn Host,
     checker: Checker<'a>,
-    /// Compiled policy of each CIP that matched, shared between CIPs with the same text.
-    rego: HashMap<usize, Rc<Result<RegoPolicy, String>>>,
-    rego_by_source: HashMap<String, Rc<Result<RegoPolicy, String>>>,
+    /// Compiled policy of each CIP that matched, shared between CIPs with the same type and
+    /// text.
+    compiled: HashMap<usize, Rc<Result<Compiled, String>>>,
+    compiled_by_source: HashMap<(String, String), Rc<Result<Compiled, String>>>,
     outcomes: HashMap<(String, usize), CipOutcome>,
     /// What the host said of the tag beside each pinned image's digest, by image as written.
     tags: HashMap<String, TagCheck>,
@@ -183,8 +184,8 @@ impl<'a> Evaluator<'a> {
                 settings,
                 host,
                 checker: Checker::new(host),
-                rego: HashMap::new(),
-                rego_by_source: HashMap::new(),
+                compiled: HashMap::new(),
+                compiled_by_source: HashMap::new(),
                 outcomes: HashMap::new(),
                 tags: HashMap::new(),
                 spec: SharedPart::new(),
@@ -535,26 +536,25 @@ impl CipRunner<'_> {
                 digest,
             };
         };
-        if policy.type_ != "rego" {
+        if policy.type_ != "rego" && policy.type_ != "cue" {
             errors.push(format!("sorry Type {} is not supported yet", policy.type_));
             return CipOutcome::Fail { errors };
         }
-        if !self.rego.contains_key(&index) {
+        if !self.compiled.contains_key(&index) {
             let timeout = self.settings.rego_timeout_milliseconds;
             let compiled = match policy_source(policy, self.host) {
                 Err(e) => Rc::new(Err(e)),
-                Ok(source) => Rc::clone(self.rego_by_source.entry(source).or_insert_with_key(
-                    |source| {
-                        Rc::new(
-                            RegoPolicy::compile(source, timeout)
-                                .map_err(|e| format!("{}: {e}", rego::FAILURE_PREFIX)),
-                        )
-                    },
-                )),
+                Ok(source) => Rc::clone(
+                    self.compiled_by_source
+                        .entry((policy.type_.clone(), source))
+                        .or_insert_with_key(|(type_, source)| {
+                            Rc::new(Compiled::new(type_, source, timeout))
+                        }),
+                ),
             };
-            self.rego.insert(index, compiled);
+            self.compiled.insert(index, compiled);
         }
-        let compiled = Rc::clone(&self.rego[&index]);
+        let compiled = Rc::clone(&self.compiled[&index]);
         let compiled = match compiled.as_ref() {
             Ok(p) => p,
             Err(e) => {
@@ -570,7 +570,7 @@ impl CipRunner<'_> {
                 input.string("imageAsWritten", image.raw());
             }
             Err(e) => {
-                errors.push(format!("{}: {e}", rego::FAILURE_PREFIX));
+                errors.push(format!("{}: {e}", compiled.failure_prefix()));
                 return CipOutcome::Fail { errors };
             }
         };
@@ -597,7 +597,7 @@ impl CipRunner<'_> {
             if let Err(e) = built {
                 errors.push(format!(
                     "{}: cannot decode {field}: {e}",
-                    rego::FAILURE_PREFIX
+                    compiled.failure_prefix()
                 ));
                 return CipOutcome::Fail { errors };
             }
@@ -619,25 +619,18 @@ impl CipRunner<'_> {
         }
         let per_evaluation = Duration::from_millis(self.settings.rego_timeout_milliseconds);
         let Some(slice) = self.budget.slice(per_evaluation) else {
-            errors.push(format!(
-                "{}: {}",
-                rego::FAILURE_PREFIX,
-                self.budget.used_up(budget::CIP)
-            ));
+            errors.push(compiled.failure_message(&self.budget.used_up(budget::CIP)));
             return CipOutcome::Fail { errors };
         };
-        match compiled.evaluate_value_within(input.into_value(), slice.limit) {
-            Ok(c) => CipOutcome::Pass {
-                warning: c.warning,
-                digest,
-            },
+        match compiled.evaluate_within(input.into_value(), slice.limit) {
+            Ok(warning) => CipOutcome::Pass { warning, digest },
             Err(f) => {
                 let message = if f.timed_out && slice.request_bound {
                     self.budget.ran_out_in(cip.name())
                 } else {
                     f.message
                 };
-                errors.push(format!("{}: {message}", rego::FAILURE_PREFIX));
+                errors.push(compiled.failure_message(&message));
                 CipOutcome::Fail { errors }
             }
         }
@@ -692,5 +685,8 @@ fn match_applies(
 
 #[cfg(test)]
 mod budget_tests;
+mod compiled;
+#[cfg(test)]
+mod cue_tests;
 #[cfg(test)]
 mod tests;

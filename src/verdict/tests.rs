@@ -3,7 +3,7 @@ use crate::host::fake::FakeHost;
 use crate::workload::WorkloadImage;
 use serde_json::json;
 
-fn cip(name: &str, globs: &[&str], extra: Value) -> Value {
+pub(super) fn cip(name: &str, globs: &[&str], extra: Value) -> Value {
     let mut v = json!({
         "apiVersion": "policy.sigstore.dev/v1beta1",
         "kind": "ClusterImagePolicy",
@@ -18,7 +18,7 @@ fn cip(name: &str, globs: &[&str], extra: Value) -> Value {
     v
 }
 
-fn settings(policies: Vec<Value>, no_match: &str) -> Settings {
+pub(super) fn settings(policies: Vec<Value>, no_match: &str) -> Settings {
     let s = Settings::from_json(
         json!({"noMatchPolicy": no_match, "policies": policies, "modifyImagesWithDigest": false})
             .to_string()
@@ -63,7 +63,7 @@ fn gvk() -> GroupVersionKind {
     }
 }
 
-fn decide(s: &Settings, images: &[&str]) -> Decision {
+pub(super) fn decide(s: &Settings, images: &[&str]) -> Decision {
     let host = FakeHost::default();
     let d = Evaluator::new(s, &host).evaluate(&pod(images), &gvk());
     assert!(
@@ -281,8 +281,8 @@ fn rego_compiled_once_per_cip() {
         ev.evaluate(&pod(&["a:1", "b:1", "a:1"]), &gvk()),
         Decision::default()
     );
-    assert_eq!(ev.runner.rego.len(), 1);
-    assert_eq!(ev.runner.rego_by_source.len(), 1);
+    assert_eq!(ev.runner.compiled.len(), 1);
+    assert_eq!(ev.runner.compiled_by_source.len(), 1);
     assert_eq!(ev.runner.outcomes.len(), 2);
 }
 
@@ -345,7 +345,7 @@ fn no_spelling_dodges_a_deny_glob() {
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 const D2: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 
-fn decide_with(s: &Settings, host: &FakeHost, images: &[&str]) -> Decision {
+pub(super) fn decide_with(s: &Settings, host: &FakeHost, images: &[&str]) -> Decision {
     Evaluator::new(s, host).evaluate(&pod(images), &gvk())
 }
 

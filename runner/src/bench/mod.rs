@@ -82,7 +82,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub warmup: usize,
     /// Run only these scenarios (by id: seed, static-20, rego-20, key-3,
-    /// settings-50); repeatable. All of them by default.
+    /// settings-50, cue-20); repeatable. All of them by default.
     #[arg(long = "scenario", value_name = "ID")]
     pub scenarios: Vec<String>,
     /// Write the markdown report to this file instead of stdout.

@@ -60,7 +60,7 @@ pub fn standard_scenarios(root: &Path) -> Result<Vec<Scenario>> {
             id: "rego-20".into(),
             title: "the same with a Rego policy on every CIP (6 of them compiled and evaluated)".into(),
             call: Call::Validate {
-                request: Box::new(deployment),
+                request: Box::new(deployment.clone()),
                 settings: settings("test_data/bench/cips-20-rego.yaml")?,
                 expect_allowed: Some(true),
             },
@@ -85,6 +85,17 @@ pub fn standard_scenarios(root: &Path) -> Result<Vec<Scenario>> {
             title: "validate_settings of 50 CIPs (static, key, keyless, Rego, key + Rego)".into(),
             call: Call::ValidateSettings {
                 settings: settings("test_data/bench/cips-50-mixed.yaml")?,
+            },
+            session: None,
+            expected_host_calls: Some(0),
+        },
+        Scenario {
+            id: "cue-20".into(),
+            title: "Deployment, 5 containers, the 20 CIPs of rego-20 with their Rego policies rewritten in CUE (6 of them compiled and evaluated)".into(),
+            call: Call::Validate {
+                request: Box::new(deployment),
+                settings: settings("test_data/bench/cips-20-cue.yaml")?,
+                expect_allowed: Some(true),
             },
             session: None,
             expected_host_calls: Some(0),
