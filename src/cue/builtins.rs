@@ -235,6 +235,17 @@ fn call_fn(pkg: &str, name: &str, args: &[Val]) -> Val {
                 "TrimPrefix" => Val::str(a.strip_prefix(&*x).unwrap_or(&a)),
                 "TrimSuffix" => Val::str(a.strip_suffix(&*x).unwrap_or(&a)),
                 _ => {
+                    let count = if x.is_empty() {
+                        a.chars().count()
+                    } else {
+                        a.matches(&*x).count().saturating_add(1)
+                    };
+                    if count > super::ops::MAX_LIST_ELEMENTS {
+                        return Val::fatal(format!(
+                            "strings.Split would build {count} elements, more than the {} this evaluator builds",
+                            super::ops::MAX_LIST_ELEMENTS
+                        ));
+                    }
                     let parts: Vec<Val> = if x.is_empty() {
                         a.chars().map(|c| Val::str(&c.to_string())).collect()
                     } else {
@@ -268,10 +279,15 @@ fn call_fn(pkg: &str, name: &str, args: &[Val]) -> Val {
                 return wrong();
             };
             let mut parts = Vec::new();
+            let mut total = sep.len().saturating_mul(items.len().saturating_sub(1));
             for it in items.iter() {
                 let Val::Str(p) = it.resolved() else {
                     return wrong();
                 };
+                total = total.saturating_add(p.len());
+                if total > super::ops::MAX_STRING_BYTES {
+                    return super::ops::too_long();
+                }
                 parts.push(p.to_string());
             }
             Val::str(&parts.join(&sep))

@@ -370,6 +370,21 @@ impl<'a> Evaluator<'a> {
         let conjs = self.conjuncts_at(path);
         match conjs.as_slice() {
             [] => {
+                // No conjunct: an undefined field (incomplete), unless the parent is a value
+                // that cannot have this child at all: an index past a closed list's end, a
+                // selector on a scalar or a list, an index on a struct (cuelang's
+                // `reportFieldError` makes those evaluation errors: spec "Index expressions",
+                // `[1,2][2]` is `_|_`).
+                if let Some((last, parent)) = path.split_last()
+                    && !parent.is_empty()
+                    && !self.in_progress.contains(parent)
+                {
+                    let pv = self.value_at(parent);
+                    let child = select_or_error(&pv, last);
+                    if matches!(&child, Val::Bottom(e) if e.severity == Severity::Fatal) {
+                        return Err(child);
+                    }
+                }
                 let name = match path.last() {
                     Some(Seg::F(l)) => value::label(l),
                     Some(Seg::I(i)) => i.to_string(),

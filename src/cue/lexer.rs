@@ -73,6 +73,10 @@ pub fn lex(src: &str) -> Result<Vec<(Tok, Pos)>, (Pos, String)> {
             continue;
         }
         let start = i;
+        // `_|_` is one token in CUE (spec "Bottom and errors", `bottom_lit`), not `_ | _`.
+        if c == '_' && chars.get(i + 1) == Some(&'|') && chars.get(i + 2) == Some(&'_') {
+            return Err((pos, "bottom (_|_) is not supported".into()));
+        }
         if c.is_alphabetic() || c == '_' || c == '$' || (c == '#' && ident_start(chars.get(i + 1)))
         {
             i += 1;
@@ -186,10 +190,24 @@ fn number(s: &[char]) -> Result<(Tok, usize), String> {
     }
     suffix_check(s, n)?;
     let text: String = s[..n].iter().filter(|c| **c != '_').collect();
+    // A decimal literal is `0` or starts with 1-9 (spec "Integer and number literals",
+    // `decimal_lit`): cuelang refuses `017`.
+    if !is_float && text.len() > 1 && text.starts_with('0') {
+        return Err(format!(
+            "illegal integer number {text:?}: a decimal literal cannot start with 0"
+        ));
+    }
     if is_float {
         let v: f64 = text
             .parse()
             .map_err(|_| "invalid float literal".to_string())?;
+        // cuelang's numbers are arbitrary-precision decimals; one past f64's range would be
+        // infinite here and equal to every other.
+        if !v.is_finite() {
+            return Err(format!(
+                "float literal {text} is out of the range this evaluator reads"
+            ));
+        }
         Ok((Tok::Float(v), n))
     } else {
         let v: i128 = text

@@ -45,6 +45,8 @@ pub mod lexer;
 pub mod ops;
 pub mod parser;
 #[cfg(test)]
+mod review_tests;
+#[cfg(test)]
 mod tests;
 pub mod time;
 pub mod tree;

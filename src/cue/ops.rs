@@ -8,7 +8,7 @@ use regex::Regex;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Largest compiled regular expression accepted in `=~` / `!~` (regex crate size units).
+/// Longest regular expression accepted in `=~` / `!~`, in bytes.
 const MAX_REGEX_SIZE: usize = 1 << 20;
 
 /// The regular expressions of one evaluation, compiled once each.
@@ -21,11 +21,19 @@ impl Regexes {
         if let Some(r) = self.0.get(pattern) {
             return r.clone();
         }
-        let r = regex::RegexBuilder::new(pattern)
-            .size_limit(MAX_REGEX_SIZE)
-            .build()
-            .map(Rc::new)
-            .map_err(|e| format!("invalid regular expression {}: {e}", value::quote(pattern)));
+        // Go's RE2 as cuelang compiles it (`regexp.Compile`): what Go refuses or reads
+        // differently is refused, and `\d`, `\w`, `\s`, `\b` are ASCII as in Go
+        // (`identity::go_regex`).
+        let r = if pattern.len() > MAX_REGEX_SIZE {
+            Err(format!(
+                "invalid regular expression {}: longer than {MAX_REGEX_SIZE} bytes",
+                value::quote(pattern)
+            ))
+        } else {
+            crate::identity::go_regex(pattern)
+                .map(Rc::new)
+                .map_err(|e| format!("invalid regular expression {}: {e}", value::quote(pattern)))
+        };
         self.0.insert(pattern.to_string(), r.clone());
         r
     }
@@ -132,11 +140,31 @@ pub fn binary(op: &str, a: Val, b: Val, regexes: &mut Regexes) -> Val {
     }
 }
 
+/// Longest string an operator or builtin may build, in bytes: a policy doubling a string
+/// through `let` fields would otherwise exhaust the module's memory in 30 lines, long before
+/// the time budget is read (the input's own strings are not limited here).
+pub const MAX_STRING_BYTES: usize = 1 << 20;
+
+/// Most elements a builtin may build into a list (`strings.Split`).
+pub const MAX_LIST_ELEMENTS: usize = 100_000;
+
+/// The error of a string past [`MAX_STRING_BYTES`].
+pub fn too_long() -> Val {
+    Val::fatal(format!(
+        "the result would be longer than {MAX_STRING_BYTES} bytes, the most this evaluator builds"
+    ))
+}
+
 /// `+ - * /` on numbers, `+` on strings (spec, "Arithmetic operators"; `/` gives a float).
 fn arithmetic(op: &str, a: &Val, b: &Val) -> Option<Val> {
     let overflow = || Val::fatal("integer overflow");
     Some(match (op, a, b) {
-        ("+", Val::Str(x), Val::Str(y)) => Val::str(&format!("{x}{y}")),
+        ("+", Val::Str(x), Val::Str(y)) => {
+            if x.len().saturating_add(y.len()) > MAX_STRING_BYTES {
+                return Some(too_long());
+            }
+            Val::str(&format!("{x}{y}"))
+        }
         ("+", Val::Int(x), Val::Int(y)) => x.checked_add(*y).map(Val::Int).unwrap_or_else(overflow),
         ("-", Val::Int(x), Val::Int(y)) => x.checked_sub(*y).map(Val::Int).unwrap_or_else(overflow),
         ("*", Val::Int(x), Val::Int(y)) => x.checked_mul(*y).map(Val::Int).unwrap_or_else(overflow),
@@ -167,6 +195,11 @@ pub fn disjunction(alts: Vec<(Val, bool)>) -> Val {
     let mut errors = Vec::new();
     let mut incomplete = None;
     for (v, d) in alts {
+        // A struct or list with a conflict inside is bottom too (`value::deep_fatal`).
+        let v = match value::deep_fatal(&v) {
+            Some(msg) if !matches!(v, Val::Bottom(_)) => Val::fatal(msg),
+            _ => v,
+        };
         match v {
             Val::Disj(inner) => {
                 let inner_defaults = inner.iter().any(|(_, x)| *x);

@@ -20,7 +20,7 @@ pub fn rfc3339_utc(s: &str) -> Result<String, String> {
     if b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
+        || b[10] != b'T'
         || b[13] != b':'
         || b[16] != b':'
     {
@@ -41,7 +41,7 @@ pub fn rfc3339_utc(s: &str) -> Result<String, String> {
         }
     }
     let offset_min = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(b'Z') if i + 1 == b.len() => 0,
         Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
             let (h, m) = (num(i + 1, 2)?, num(i + 4, 2)?);
             if h > 23 || m > 59 {

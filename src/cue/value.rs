@@ -545,6 +545,11 @@ fn unify_disj(a: &Val, b: &Val) -> Val {
     for (x, dx) in &xa {
         for (y, dy) in &ya {
             let v = unify(x, y);
+            // A struct or list with a conflict inside is bottom too (see [`deep_fatal`]).
+            let v = match deep_fatal(&v) {
+                Some(msg) if !matches!(v, Val::Bottom(_)) => Val::fatal(msg),
+                _ => v,
+            };
             let d = (*dx || !xd) && (*dy || !yd) && (xd || yd);
             match &v {
                 Val::Bottom(e) if e.severity == Severity::Fatal => errors.push(e.msg.clone()),
@@ -575,6 +580,44 @@ fn unify_disj(a: &Val, b: &Val) -> Val {
         1 => out.pop().map(|(v, _)| v).unwrap_or(Val::Top),
         _ => Val::Disj(Rc::new(out)),
     }
+}
+
+/// The first fatal error anywhere inside `v` (a field of a struct, an element of a list, at any
+/// depth), as `path: message`. A struct or list holding one is itself bottom (spec "Structs":
+/// "bottom if any of its defined fields evaluates to bottom, recursively"), so a disjunction
+/// drops such an alternative. Walked with an explicit stack: no recursion on the value's depth.
+pub fn deep_fatal(v: &Val) -> Option<String> {
+    let mut stack: Vec<(String, &Val)> = vec![(String::new(), v)];
+    while let Some((path, v)) = stack.pop() {
+        let join = |seg: String| {
+            if path.is_empty() {
+                seg
+            } else {
+                format!("{path}.{seg}")
+            }
+        };
+        match v {
+            Val::Bottom(e) if e.severity == Severity::Fatal => {
+                return Some(if path.is_empty() {
+                    e.msg.clone()
+                } else {
+                    format!("{path}: {}", e.msg)
+                });
+            }
+            Val::Struct(fields) => {
+                for (k, f) in fields.iter().rev() {
+                    stack.push((join(label(k)), f));
+                }
+            }
+            Val::List(elems, _) => {
+                for (i, e) in elems.iter().enumerate().rev() {
+                    stack.push((join(i.to_string()), e));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Whether two values are the same alternative (scalars equal, or the same rendering).
