@@ -14,6 +14,7 @@
 //! | every other table regorus' parser and preparation build (rule and function maps, schedules) | no | `HashMap`s and `HashSet`s too (same reason); they are per policy anyway |
 //! | wapc-guest's `REGISTRY` of handlers (1.2.0 `src/protocol.rs:88`, a `HashMap`) | no | filled by `wapc_init`, which the host calls on each instance; same reason |
 //! | regorus' `REGEX_CACHE` / `GLOB_CACHE` (`src/cache.rs:126`, `:136`) | no | hold what a request's policies compile; empty until then |
+//! | this crate's compiled `regex.match` patterns ([`crate::rego::regex`], a `const` thread-local) | no | hold what a request's policies compile; empty until then |
 //! | regorus' execution-timer anchor (`src/utils/limits/time.rs:84-95`, `OnceLock<Instant>`) | no | a clock reading: the build machine's would be baked in |
 //! | regorus' thread-locals (intern table, memory-limit counters, `src/value/interning.rs:49`, `src/utils/limits/memory.rs:33`) | no | `const`-initialised: nothing to build |
 //! | oci-spec's `REFERENCE_REGEXP` | no | not reached: [`crate::reference::grammar`] parses references by hand |

@@ -27,6 +27,7 @@ mod input_reads_tests;
 pub mod limit;
 #[cfg(test)]
 mod max_image_age_tests;
+pub mod regex;
 
 pub use limit::Failure;
 use limit::{failure, timer};
@@ -220,6 +221,7 @@ impl RegoPolicy {
         // gathered prints are dropped with the evaluation's engine.
         engine.set_gather_prints(true);
         engine.set_execution_timer_config(timer(Duration::from_millis(timeout_ms)));
+        regex::install(&mut engine)?;
         engine
             .add_policy(check::MODULE.to_string(), source.to_string())
             .map_err(|e| e.to_string())?;

@@ -1,0 +1,290 @@
+//! `regex.match` for CIP policies, answering as regorus' builtin does but keeping each compiled
+//! regular expression's match cache between calls.
+//!
+//! regorus 0.14.1 keeps compiled expressions in a global LRU cache (feature `cache`,
+//! `src/cache.rs:126`), but every call takes a *clone* out of it (`get_or_compile_regex`,
+//! `src/builtins/regex.rs:41-61`), and cloning a `regex::Regex` gives the clone a new, empty
+//! pool of match caches (regex-automata 0.4 `src/meta/regex.rs:1980-1993`). So each call of
+//! `regex.match` builds the matcher's caches (lazy DFAs forward and reverse, PikeVM,
+//! backtracker) and its lazy DFA's states again. Measured on the rego-20 benchmark (3 release-tags
+//! CIPs matched, 6 calls of one pattern per request), that was about 100 µs of a warm request
+//! and 280 µs of a fresh-instance one, out of 1750 µs (BENCHMARKS.md, "regex.match").
+//!
+//! Here each distinct pattern is compiled once per module instance, with regorus' own builder
+//! settings (`RegexBuilder::new(pattern).size_limit(100 KiB)`, `src/builtins/regex.rs:30-37`,
+//! the same `regex` crate version: Cargo unifies it), and matched on the kept `Regex`, whose
+//! pool then reuses its cache. The answers are the builtin's:
+//!
+//! | arguments | regorus' `regex.match` (strict builtin errors, regorus' default, `src/interpreter.rs:217`, which this module keeps) | here |
+//! |---|---|---|
+//! | an argument undefined | undefined (the interpreter, before any call) | the same: the interpreter answers before calling an extension (`src/interpreter.rs:2873`) |
+//! | two strings, the pattern valid | whether the value matches | the same |
+//! | a pattern that does not compile | the error `invalid regex` at the pattern (`src/builtins/regex.rs:76`) | the same error at the call |
+//! | a pattern over the size limit | the error `compiled regex exceeded size limit (102400 bytes)`, without a position (`LimitError`, `src/builtins/regex.rs:71-74`) | the same text, at the call |
+//! | a non-string argument | the error ``regex.match` expects string argument. Got `…` instead`` at the argument (`src/builtins/utils.rs:97-104`) | the same error at the call |
+//!
+//! Errors keep regorus' words; only the position they point at is the call's rather than the
+//! argument's (an extension's error is reported at its call, `src/interpreter.rs:2889-2891`).
+//! As with the builtin, `not regex.match(…)` on an error is an error, never true.
+//! `tests::answers_as_regorus_builtin_does` compares the two on each row. Extensions are looked
+//! up before builtins (`src/interpreter.rs:2846-2854`) and after `with` replacements, so
+//! `regex.match with …` mocks still apply.
+//!
+//! Bounded like regorus' cache: at most [`CAPACITY`] patterns are kept per instance; past that,
+//! a new pattern is compiled for its call alone (a policy building patterns from the workload
+//! cannot grow the module's memory without bound).
+
+use regorus::{Engine, LimitError, Value};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+/// regorus' size limit for a compiled expression (bytes of NFA), `src/builtins/regex.rs:30`.
+pub const SIZE_LIMIT: usize = 100 * 1024;
+
+/// Most patterns kept compiled per instance: regorus' default cache capacity
+/// (`cache::Config::default().regex`, `src/cache.rs:59`).
+pub const CAPACITY: usize = 256;
+
+thread_local! {
+    /// The compiled patterns of this instance (a module instance has one thread).
+    static COMPILED: RefCell<BTreeMap<String, regex::Regex>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Installs `regex.match` on `engine`. Must precede `compile_with_entrypoint`: the prepared
+/// policy takes the engine's extensions with it (`src/interpreter.rs:4880-4884`).
+///
+/// Errors: regorus' `extension already added`, when called twice on one engine.
+pub fn install(engine: &mut Engine) -> Result<(), String> {
+    engine
+        .add_extension("regex.match".to_string(), 2, Box::new(regex_match))
+        .map_err(|e| e.to_string())
+}
+
+/// `regex.match(pattern, value)`: see the module documentation for its answers.
+fn regex_match(args: Vec<Value>) -> anyhow::Result<Value> {
+    let [pattern, value] = [0, 1].map(|i| args.get(i).unwrap_or(&Value::Undefined));
+    let (pattern, value) = match (pattern, value) {
+        (Value::String(p), Value::String(v)) => (p, v),
+        (Value::String(_), other) | (other, _) => {
+            anyhow::bail!("`regex.match` expects string argument. Got `{other}` instead")
+        }
+    };
+    COMPILED.with(|compiled| {
+        if let Some(re) = compiled.borrow().get(pattern.as_ref()) {
+            return Ok(Value::Bool(re.is_match(value)));
+        }
+        let re = match regex::RegexBuilder::new(pattern)
+            .size_limit(SIZE_LIMIT)
+            .build()
+        {
+            Ok(re) => re,
+            Err(regex::Error::CompiledTooBig(_)) => {
+                return Err(anyhow::Error::new(LimitError::RegexSizeLimitExceeded {
+                    limit: SIZE_LIMIT,
+                }));
+            }
+            Err(_) => anyhow::bail!("invalid regex"),
+        };
+        let matched = re.is_match(value);
+        let mut compiled = compiled.borrow_mut();
+        if compiled.len() < CAPACITY {
+            compiled.insert(pattern.to_string(), re);
+        }
+        Ok(Value::Bool(matched))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `out := regex.match(p, v)`, evaluated with this module's `regex.match` or regorus' own.
+    fn evaluate(ours: bool, call: &str) -> Result<Value, String> {
+        let mut engine = Engine::new();
+        engine.set_rego_v0(true);
+        if ours {
+            install(&mut engine).unwrap();
+        }
+        let policy =
+            format!("package t\nout := {call}\nnegated {{ not {call} }}\nboth := [out, negated]\n");
+        engine
+            .add_policy("t.rego".to_string(), policy)
+            .map_err(|e| e.to_string())?;
+        let out = engine
+            .eval_rule("data.t.out".to_string())
+            .map_err(|e| e.to_string())?;
+        let negated = engine
+            .eval_rule("data.t.negated".to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(Value::from(vec![out, negated]))
+    }
+
+    /// An error's message without its position: the `error: …` line.
+    fn words(e: &str) -> &str {
+        e.lines().last().unwrap_or(e)
+    }
+
+    /// The line an error points at (`--> t.rego:L:C`).
+    fn line(e: &str) -> &str {
+        e.lines()
+            .find_map(|l| l.trim().strip_prefix("--> "))
+            .and_then(|at| at.split(':').nth(1))
+            .unwrap_or("")
+    }
+
+    #[test]
+    fn answers_as_regorus_builtin_does() {
+        let answers = [
+            // Matches and misses, anchored and not.
+            r#"regex.match(`:v?[0-9]+\.[0-9]+\.[0-9]+$`, "ghcr.io/a/b:v2.14.0")"#,
+            r#"regex.match(`:v?[0-9]+\.[0-9]+\.[0-9]+$`, "ghcr.io/a/b:latest")"#,
+            r#"regex.match("^cgr\\.dev/", "cgr.dev/chainguard/nginx")"#,
+            r#"regex.match("(?i)NGINX", "cgr.dev/chainguard/nginx")"#,
+            r#"regex.match("", "")"#,
+            r#"regex.match("é+", "café")"#,
+            r#"regex.match("^\\w+$", "ünïcode")"#,
+            // An undefined argument.
+            r#"regex.match(input.nothing, "a")"#,
+            r#"regex.match("a", input.nothing)"#,
+        ];
+        for call in answers {
+            let theirs = evaluate(false, call);
+            let ours = evaluate(true, call);
+            assert_eq!(ours, theirs, "{call}");
+            assert!(ours.is_ok(), "{call}: {ours:?}");
+        }
+        let big = format!("`{}`", "[a-z]{1000}".repeat(20));
+        let too_big = format!("regex.match({big}, \"a\")");
+        let errors = [
+            r#"regex.match("(", "x")"#,
+            r#"regex.match("a{2,1}", "aa")"#,
+            r#"regex.match(1, "1")"#,
+            r#"regex.match("1", 1)"#,
+            r#"regex.match(["a"], 2)"#,
+        ];
+        for call in errors {
+            let theirs = evaluate(false, call).unwrap_err();
+            let ours = evaluate(true, call).unwrap_err();
+            assert_eq!(words(&ours), words(&theirs), "{call}");
+            assert_eq!(line(&ours), line(&theirs), "{call}");
+            assert_eq!(line(&ours), "2", "{call}: {ours}");
+        }
+        // regorus reports its size limit without a position; here it has the call's.
+        let theirs = evaluate(false, &too_big).unwrap_err();
+        let ours = evaluate(true, &too_big).unwrap_err();
+        assert_eq!(theirs, "compiled regex exceeded size limit (102400 bytes)");
+        assert_eq!(words(&ours), format!("error: {theirs}"));
+        assert_eq!(line(&ours), "2", "{ours}");
+    }
+
+    #[test]
+    fn the_answers_are_the_expected_ones() {
+        // Not only regorus' answers: the answers themselves.
+        let t = Value::Bool(true);
+        let f = Value::Bool(false);
+        let u = Value::Undefined;
+        let cases = [
+            (r#"regex.match("^a+$", "aaa")"#, vec![t.clone(), u.clone()]),
+            (r#"regex.match("^a+$", "aab")"#, vec![f, t.clone()]),
+            // `not` of an undefined call is true, as with the builtin.
+            (r#"regex.match(input.x, "a")"#, vec![u, Value::Bool(true)]),
+        ];
+        for (call, expected) in cases {
+            assert_eq!(evaluate(true, call), Ok(Value::from(expected)), "{call}");
+        }
+        let cases = [
+            (r#"regex.match("(", "x")"#, "error: invalid regex"),
+            (
+                r#"regex.match(1, "1")"#,
+                "error: `regex.match` expects string argument. Got `1` instead",
+            ),
+            (
+                r#"regex.match("1", ["x"])"#,
+                r#"error: `regex.match` expects string argument. Got `["x"]` instead"#,
+            ),
+        ];
+        for (call, expected) in cases {
+            assert_eq!(
+                words(&evaluate(true, call).unwrap_err()),
+                expected,
+                "{call}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pattern_is_compiled_once_and_kept() {
+        let pattern = "^kept-[0-9]+$";
+        let call = |v: &str| regex_match(vec![Value::from(pattern), Value::from(v)]).unwrap();
+        assert_eq!(call("kept-1"), Value::Bool(true));
+        assert!(COMPILED.with(|c| c.borrow().contains_key(pattern)));
+        assert_eq!(call("kept-x"), Value::Bool(false));
+        // An invalid pattern is not kept.
+        assert!(regex_match(vec![Value::from("("), Value::from("x")]).is_err());
+        assert!(!COMPILED.with(|c| c.borrow().contains_key("(")));
+    }
+
+    #[test]
+    fn at_most_capacity_patterns_are_kept() {
+        // A thread of its own: the cache is per thread (per instance in wasm).
+        std::thread::spawn(|| {
+            for i in 0..CAPACITY + 10 {
+                let p = format!("^p{i}$");
+                let v = format!("p{i}");
+                assert_eq!(
+                    regex_match(vec![Value::from(p.as_str()), Value::from(v.as_str())]).unwrap(),
+                    Value::Bool(true)
+                );
+            }
+            assert_eq!(COMPILED.with(|c| c.borrow().len()), CAPACITY);
+            // Past the capacity a pattern still answers.
+            assert_eq!(
+                regex_match(vec![Value::from("^late$"), Value::from("late")]).unwrap(),
+                Value::Bool(true)
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn policies_compiled_here_use_it_under_the_timer() {
+        use crate::rego::RegoPolicy;
+        use serde_json::json;
+        let release = RegoPolicy::compile(
+            "package sigstore\nisCompliant { regex.match(`:v?[0-9]+\\.[0-9]+\\.[0-9]+$`, input.image) }\n",
+            1000,
+        )
+        .unwrap();
+        assert!(
+            release
+                .evaluate(&json!({"image": "ghcr.io/a/b:v2.14.0"}))
+                .is_ok()
+        );
+        let refused = release.evaluate(&json!({"image": "ghcr.io/a/b:latest"}));
+        assert_eq!(
+            refused.unwrap_err(),
+            "policy is not compliant for query 'isCompliant = data.sigstore.isCompliant'"
+        );
+        // An invalid pattern built from the input fails the CIP: `not` does not turn it into
+        // a pass.
+        let negated = RegoPolicy::compile(
+            "package sigstore\nisCompliant { not regex.match(input.p, \"x\") }\n",
+            1000,
+        )
+        .unwrap();
+        let error = negated
+            .evaluate(&json!({"image": "a:1", "p": "("}))
+            .unwrap_err();
+        assert!(error.ends_with("error: invalid regex"), "{error}");
+        assert!(negated.evaluate(&json!({"image": "a:1", "p": "y"})).is_ok());
+        // Calls in a long loop still stop at the execution timer (checked between steps).
+        let looping = RegoPolicy::compile(
+            "package sigstore\nisCompliant { count([i | numbers.range(1, 1000000)[i]; regex.match(\"^a+$\", \"aaa\")]) > 0 }\n",
+            20,
+        )
+        .unwrap();
+        let error = looping.evaluate(&json!({"image": "a:1"})).unwrap_err();
+        assert!(error.contains("execution exceeded time limit"), "{error}");
+    }
+}
