@@ -623,6 +623,17 @@ fn huge_range(path: Option<&str>, params: &[Ref<Expr>]) -> Option<String> {
     })
 }
 
+/// Why a call of a builtin this module replaces with its own ([`super::regex`]) has the wrong
+/// number of arguments, if it has: regorus would report it in its extension path's words
+/// (`incorrect number of parameters supplied to extension`, `src/interpreter.rs:2881`), and
+/// only when an evaluation reaches the call. The builtin's own words are regorus'
+/// `ensure_args_count` (`src/builtins/utils.rs:20-39`); a third argument is the call's output
+/// (`regex.match(p, v, x)`), as for every builtin.
+fn extension_arity(path: Option<&str>, given: usize) -> Option<String> {
+    (path == Some("regex.match") && !(2..=3).contains(&given))
+        .then(|| format!("`regex.match` expects 2 arguments (given {given})"))
+}
+
 /// `e`, to visit as a value.
 fn value(e: &Ref<Expr>) -> Node<'_> {
     Node::Expr(e, Place::Value)
@@ -721,6 +732,9 @@ fn walk(stack: &mut Vec<Node>, found: &mut Found) {
                     found.bad_formats.push((span.clone(), problem));
                 }
                 if let Some(problem) = huge_range(path.as_deref(), params) {
+                    found.bad_formats.push((at.clone(), problem));
+                }
+                if let Some(problem) = extension_arity(path.as_deref(), params.len()) {
                     found.bad_formats.push((at.clone(), problem));
                 }
                 found.calls.push((at.clone(), path));

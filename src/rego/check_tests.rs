@@ -628,3 +628,38 @@ fn literal_ranges_too_large_for_the_module_are_refused() {
         assert_eq!(problems(&source), Vec::<String>::new(), "{fine}");
     }
 }
+
+/// Review finding: `regex.match` with a wrong number of arguments passed the checks and failed
+/// at evaluation in regorus' extension words (`incorrect number of parameters supplied to
+/// extension`), not the builtin's.
+#[test]
+fn regex_match_with_a_wrong_number_of_arguments_is_refused() {
+    let policy = |body: &str| format!("package sigstore\nisCompliant {{\n  {body}\n}}\n");
+    for (body, given) in [
+        (r#"regex.match("a")"#, 1),
+        (r#"not regex.match("a", "a", "b", "c")"#, 4),
+        ("regex.match()", 0),
+    ] {
+        let source = policy(body);
+        assert_eq!(
+            problems(&source),
+            vec![format!(
+                "sigstore.rego:{}: `regex.match` expects 2 arguments (given {given})",
+                pos(&source, "regex")
+            )],
+            "{body}"
+        );
+        assert!(RegoPolicy::validate(&source, 1000).is_err(), "{body}");
+    }
+    for fine in [
+        r#"regex.match("^a", input.image)"#,
+        r#"regex.match("^a", input.image, true)"#,
+        r#"regex.match("^a", input.image, x); x"#,
+    ] {
+        let source = policy(fine);
+        assert_eq!(problems(&source), Vec::<String>::new(), "{fine}");
+        let compiled = RegoPolicy::compile(&source, 1000).unwrap();
+        assert!(compiled.evaluate(&image("a:1")).is_ok(), "{fine}");
+        assert!(compiled.evaluate(&image("b:1")).is_err(), "{fine}");
+    }
+}
