@@ -662,6 +662,28 @@ D746="sha256:746e67e09afbfec2e3298c09f4254cf0906deb5b6008374a8763c93b863e9a32"
   [[ "$stderr" == *'sigstore.rego:9:12: `crypto.x509.parse_certificates` cannot be called here: regorus has no cryptographic builtins;'* ]]
 }
 
+# two_containers IMAGE1 IMAGE2: test_data/requests/pod.json with two containers.
+two_containers() {
+  jq --arg a "$1" --arg b "$2" '.object.spec.containers = [{"name": "app", "image": $a}, {"name": "sidecar", "image": $b}]' test_data/requests/pod.json >"$BATS_TEST_TMPDIR/two.json"
+  echo "$BATS_TEST_TMPDIR/two.json"
+}
+
+@test "rego: regex.match admits release tags on every container and denies the one that is not" {
+  policy test_data/settings/rego-release-tags.yaml "$(two_containers ghcr.io/team/app:v1.2.3 ghcr.io/team/sidecar:2.0.1)"
+  [ "$status" -eq 0 ]
+  allowed true
+  policy test_data/settings/rego-release-tags.yaml "$(two_containers ghcr.io/team/app:v1.2.3 ghcr.io/team/sidecar:latest)"
+  allowed false
+  [ "$(message)" = "validation failed: failed policy: release-tags: spec.containers[1].image"$'\n'"ghcr.io/team/sidecar:latest $REGO_NOT_COMPLIANT with errors: ghcr.io/team/sidecar:latest is not a release tag" ]
+}
+
+@test "rego: regex.match with one argument is a settings error in the builtin's words" {
+  policy test_data/settings/rego-regex-arity.yaml test_data/requests/pod.json
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [[ "$stderr" == *'policies[0] (one-argument): invalid rego policy: spec.policy.data'$'\n''sigstore.rego:3:3: `regex.match` expects 2 arguments (given 1)'* ]]
+}
+
 @test "rego: a ConfigMap policy in Rego v1 syntax without the import fails its CIP at admission" {
   policy test_data/settings/configmap-policy.yaml "$(with_image test_data/requests/pod.json nginx:latest)" $(replay configmap-policy-v1-without-import.yml) --allow-context-aware
   [ "$status" -eq 0 ]
