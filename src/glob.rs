@@ -61,6 +61,17 @@ impl std::fmt::Display for GlobError {
 /// upstream's validation does), [`GlobError::Invalid`] for characters outside
 /// `a-zA-Z0-9-_:/*.@`.
 pub fn translate(glob: &str) -> Result<String, GlobError> {
+    check(glob).map(rewrite_double_stars)
+}
+
+/// The checks of [`translate`], without building the globset pattern: the glob with upstream's
+/// `*` and `*/*` rewrites applied. Every request runs them on every glob of its settings
+/// (policy-server hands the settings over with each request), and only a glob with a wildcard
+/// before its end needs the pattern ([`Shape::new`]), so they are byte loops that allocate
+/// nothing for a valid glob.
+///
+/// Errors: as [`translate`].
+fn check(glob: &str) -> Result<&str, GlobError> {
     if go_match_syntax_error(glob) {
         return Err(GlobError::Syntax);
     }
@@ -69,8 +80,10 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
         "*" => "index.docker.io/library/*",
         other => other,
     };
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "-_:/*.@".contains(c);
-    if glob.is_empty() || !glob.chars().all(allowed) {
+    // Upstream's `^[a-zA-Z0-9-_:/*.@]+$`, byte by byte: every allowed character is ASCII, so a
+    // byte of a multi-byte character is refused as its character is.
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-_:/*.@".contains(&b);
+    if glob.is_empty() || !glob.bytes().all(allowed) {
         return Err(GlobError::Invalid(glob.to_string()));
     }
     let literal = glob.bytes().filter(|b| *b != b'*').count();
@@ -78,7 +91,7 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
         return Err(GlobError::TooLong(literal));
     }
     check_registry_segment(glob)?;
-    Ok(rewrite_double_stars(glob))
+    Ok(glob)
 }
 
 /// Most characters other than `*` a glob can have and still match a name: a reference is at
@@ -160,6 +173,9 @@ fn check_registry_segment(glob: &str) -> Result<(), GlobError> {
     let Some(first) = literal_registry(glob) else {
         return Ok(());
     };
+    if crate::reference::is_canonical_registry(first) {
+        return Ok(());
+    }
     let canonical =
         crate::reference::canonical_registry(first).map_err(|_| GlobError::NotCanonical(None))?;
     if canonical == first {
@@ -237,31 +253,22 @@ fn go_match_syntax_error(glob: &str) -> bool {
 /// string", chosen by position; single `*` are kept (`[^/]*` under `literal_separator`).
 fn rewrite_double_stars(glob: &str) -> String {
     let mut out = String::with_capacity(glob.len() + 16);
-    let chars: Vec<char> = glob.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] != '*' {
-            out.push(chars[i]);
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && chars[i] == '*' {
-            i += 1;
-        }
-        if i - start == 1 {
-            out.push('*');
-            continue;
-        }
-        let at_start = start == 0;
-        let at_end = i == chars.len();
-        out.push_str(match (at_start, at_end) {
-            (true, true) => "**",
-            (false, true) => "{*,*/**}",
-            (true, false) => "{*,**/*}",
-            (false, false) => "{*,*/**/*}",
+    let mut rest = glob;
+    while let Some(start) = rest.find('*') {
+        out.push_str(&rest[..start]);
+        let run = rest[start..].bytes().take_while(|b| *b == b'*').count();
+        let at_start = glob.len() - rest.len() + start == 0;
+        let at_end = start + run == rest.len();
+        out.push_str(match (run, at_start, at_end) {
+            (1, _, _) => "*",
+            (_, true, true) => "**",
+            (_, false, true) => "{*,*/**}",
+            (_, true, false) => "{*,**/*}",
+            (_, false, false) => "{*,*/**/*}",
         });
+        rest = &rest[start + run..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -290,14 +297,9 @@ enum Shape {
 }
 
 impl Shape {
-    /// Classifies an upstream glob (already checked by [`translate`]); `pattern` is its
-    /// globset translation.
-    fn new(upstream: &str, pattern: &str) -> Result<Shape, globset::Error> {
-        let upstream = match upstream {
-            "*/*" => "index.docker.io/*/*",
-            "*" => "index.docker.io/library/*",
-            other => other,
-        };
+    /// Classifies an upstream glob, already checked and rewritten by [`check`]; only a
+    /// [`Shape::Pattern`] builds its globset translation ([`rewrite_double_stars`]).
+    fn new(upstream: &str) -> Result<Shape, globset::Error> {
         let Some(first_star) = upstream.find('*') else {
             return Ok(Shape::Literal(upstream.to_string()));
         };
@@ -306,7 +308,7 @@ impl Shape {
         if tail.len() >= 2 && tail.bytes().all(|b| b == b'*') {
             return Ok(Shape::Prefix(prefix.to_string()));
         }
-        let glob = GlobBuilder::new(pattern)
+        let glob = GlobBuilder::new(&rewrite_double_stars(upstream))
             .literal_separator(true)
             .backslash_escape(false)
             .case_insensitive(false)
@@ -357,8 +359,8 @@ impl GlobMatcher {
     ) -> Result<Self, (usize, String, GlobError)> {
         let mut shapes = Vec::new();
         for (owner, glob) in globs {
-            let pattern = translate(glob).map_err(|e| (owner, glob.to_string(), e))?;
-            let shape = Shape::new(glob, &pattern).map_err(|e| {
+            let upstream = check(glob).map_err(|e| (owner, glob.to_string(), e))?;
+            let shape = Shape::new(upstream).map_err(|e| {
                 (
                     owner,
                     glob.to_string(),

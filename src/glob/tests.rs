@@ -253,6 +253,14 @@ fn translation_by_position() {
     assert_eq!(translate("a**b").unwrap(), "a{*,*/**/*}b");
     assert_eq!(translate("*").unwrap(), "index.docker.io/library/*");
     assert_eq!(translate("*/*").unwrap(), "index.docker.io/*/*");
+    // Several runs, each by its own position; a run of any length from two is one `.*`.
+    assert_eq!(translate("a**b**").unwrap(), "a{*,*/**/*}b{*,*/**}");
+    assert_eq!(translate("**a*b").unwrap(), "{*,**/*}a*b");
+    assert_eq!(translate("***").unwrap(), "**");
+    assert_eq!(
+        translate("ghcr.io/*/x***y*").unwrap(),
+        "ghcr.io/*/x{*,*/**/*}y*"
+    );
 }
 
 #[test]
@@ -387,9 +395,8 @@ fn shapes_agree_with_upstream_regex() {
     }
     let mut checked = 0;
     for glob in globs {
-        let pattern = translate(glob).unwrap();
         let upstream = regex::Regex::new(&upstream_regex(glob).unwrap()).unwrap();
-        let shape = Shape::new(glob, &pattern).unwrap();
+        let shape = Shape::new(check(glob).unwrap()).unwrap();
         for name in &names {
             assert_eq!(
                 shape.is_match(name),
@@ -426,7 +433,7 @@ fn upstream_regex_by_position() {
 
 #[test]
 fn shapes_by_position() {
-    let shape = |g: &str| Shape::new(g, &translate(g).unwrap()).unwrap();
+    let shape = |g: &str| Shape::new(check(g).unwrap()).unwrap();
     assert!(matches!(shape("ghcr.io/foo"), Shape::Literal(l) if l == "ghcr.io/foo"));
     assert!(matches!(shape("ghcr.io/**"), Shape::Prefix(p) if p == "ghcr.io/"));
     assert!(matches!(shape("**"), Shape::Prefix(p) if p.is_empty()));

@@ -95,6 +95,20 @@ impl std::fmt::Display for ParseError {
     }
 }
 
+/// Whether `host` is already in canonical form, i.e. [`canonical_registry`] gives it back
+/// unchanged, without allocating for the common case: a host in lower case, without a port,
+/// and not one of Docker Hub's other names is canonical (each rewrite of [`canonical_registry`]
+/// needs an upper-case letter, a `:` or an alias). Anything else is decided by
+/// [`canonical_registry`] itself.
+pub fn is_canonical_registry(host: &str) -> bool {
+    if !host.bytes().any(|b| b.is_ascii_uppercase() || b == b':')
+        && !DOCKER_HUB_ALIASES.contains(&host)
+    {
+        return true;
+    }
+    canonical_registry(host).is_ok_and(|canonical| canonical == host)
+}
+
 /// A registry host as written (`GHCR.IO:0443`) in canonical form (`ghcr.io`): lower case, the
 /// port without leading zeros and without the default port 443, Docker Hub's names as
 /// [`DOCKER_HUB`]. Table rows 1-5.

@@ -95,6 +95,50 @@ fn registry_host_case_and_ports() {
     );
 }
 
+/// `is_canonical_registry` (the allocation-free check globs use on every request) answers as
+/// comparing with `canonical_registry` does.
+#[test]
+fn canonical_registry_check_agrees_with_the_rewrite() {
+    for host in [
+        "ghcr.io",
+        "GHCR.IO",
+        "gHcr.io",
+        "ghcr.io:443",
+        "ghcr.io:0443",
+        "ghcr.io:8443",
+        "ghcr.io:80",
+        "ghcr.io:0",
+        "ghcr.io:99999",
+        "docker.io",
+        "index.docker.io",
+        "registry-1.docker.io",
+        "registry.hub.docker.com",
+        "Index.Docker.IO",
+        "localhost",
+        "localhost:5000",
+        "LOCALHOST",
+        "myhost:443",
+        "myhost:5000",
+        "127.0.0.1:5000",
+        "xn--bcher-kva.example",
+        "bücher.example",
+        "",
+        ":",
+        "host:",
+    ] {
+        assert_eq!(
+            is_canonical_registry(host),
+            canonical_registry(host).as_deref() == Ok(host),
+            "{host}"
+        );
+    }
+    assert!(is_canonical_registry("ghcr.io"));
+    assert!(!is_canonical_registry("docker.io"));
+    assert!(!is_canonical_registry("GHCR.IO"));
+    assert!(!is_canonical_registry("ghcr.io:443"));
+    assert!(is_canonical_registry("ghcr.io:8443"));
+}
+
 /// Row 11: the runtimes and the host read `localhost/app` as the registry on localhost.
 #[test]
 fn localhost_is_a_registry() {
