@@ -605,6 +605,62 @@ mod tests {
         assert!(err.starts_with("noMatchPolicy: "), "{err}");
     }
 
+    /// A CIP that includes the spec but whose policy never reads it fails only when the spec
+    /// is too deep to build, whether or not the object is shallow enough for the byte scan to
+    /// answer (`rego::input::SHALLOW_DEPTH`): nesting elsewhere in the object, or just under
+    /// serde_json's limit, changes nothing.
+    #[test]
+    fn an_unread_spec_fails_only_when_it_cannot_be_built() {
+        let settings = json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "with-spec"},
+            "spec": {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "includeSpec": true, "includeObjectMeta": true,
+                                "data": "package sigstore\nisCompliant { input.image != \"\" }\n"}}}]});
+        let nested = |d: usize| format!("{}1{}", "[".repeat(d), "]".repeat(d));
+        let run_with_extra = |field: &str, depth: usize| {
+            let request = pod_request("nginx").to_string();
+            let target = format!(r#""{field}":{{"#);
+            let request = request.replacen(
+                &target,
+                &format!(r#""{field}":{{"extra":{},"#, nested(depth)),
+                1,
+            );
+            assert!(request.contains("extra"), "{field}");
+            let payload = format!(r#"{{"request":{request},"settings":{settings}}}"#);
+            validate_with_host(payload.as_bytes(), &FakeHost::default())
+        };
+        // Within the object: spec at depth 1, its field at 2, so 125 more levels reach 127.
+        for depth in [1, 98, 99, 100, 125] {
+            for field in ["spec", "metadata"] {
+                let r = run_with_extra(field, depth);
+                assert!(r.accepted, "{field} {depth}: {:?}", r.message);
+            }
+        }
+        for depth in [127, 200] {
+            for field in ["spec", "metadata"] {
+                let r = run_with_extra(field, depth);
+                let message = r.message.unwrap_or_default();
+                assert!(
+                    message.contains(&format!(
+                        "failed evaluating rego policy for type ClusterImagePolicy: cannot decode {field}: recursion limit exceeded"
+                    )),
+                    "{field} {depth}: {message}"
+                );
+            }
+        }
+        // Deep nesting outside spec and metadata (here under `status`) is never built.
+        let mut deep = json!(1);
+        for _ in 0..500 {
+            deep = json!([deep]);
+        }
+        let mut request = pod_request("nginx");
+        request["object"]["status"] = json!({ "deep": deep });
+        let payload = format!(r#"{{"request":{request},"settings":{settings}}}"#);
+        let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
+        assert!(r.accepted, "{:?}", r.message);
+    }
+
     #[test]
     fn validate_settings_responses() {
         let ok = validate_settings(b"{}").unwrap();

@@ -96,6 +96,7 @@ pub struct Workload<'a> {
     /// The object, as JSON.
     pub object: Option<&'a RawValue>,
     parts: OnceCell<Result<Parts<'a>, String>>,
+    depth: OnceCell<usize>,
 }
 
 /// Equal when every field is, `spec` and `metadata` compared as JSON text.
@@ -131,7 +132,18 @@ impl<'a> Workload<'a> {
             labels,
             object,
             parts: OnceCell::new(),
+            depth: OnceCell::new(),
         }
+    }
+
+    /// Deepest nesting of arrays and objects in the object's JSON (`0` without an object),
+    /// computed on first use by a byte scan ([`crate::rego::input::nesting_depth`]): no part of
+    /// the object (`spec`, `metadata`) is deeper.
+    pub fn object_depth(&self) -> usize {
+        *self.depth.get_or_init(|| {
+            self.object
+                .map_or(0, |o| crate::rego::input::nesting_depth(o.get()))
+        })
     }
 
     /// The object's `spec` as JSON text, borrowed from the request (for `includeSpec`; `null`

@@ -92,6 +92,46 @@ impl SharedPart {
     }
 }
 
+/// Nesting no deeper than this is always built by [`parse`] and accepted by [`check`]: serde_json
+/// refuses only nesting deeper than its recursion limit of 128 (arrays and objects alike), so
+/// any part of a JSON text whose [`nesting_depth`] is at most this has nothing to check.
+pub const SHALLOW_DEPTH: usize = 100;
+
+/// Deepest nesting of arrays and objects in the JSON text `text` (`0` for a scalar, `1` for
+/// `{}` or `[1]`), counted byte by byte outside strings (`"…"` with `\` escapes).
+///
+/// Meant for texts serde_json has already read as one valid JSON value (the admission request's
+/// object, kept as raw JSON): it decides whether [`check`] has anything to find in a part of
+/// them (a part is never deeper than the text holding it) at a fraction of its cost, since it
+/// neither validates nor decodes (BENCHMARKS.md, "Nesting checked by a byte scan"). On other
+/// text it still returns a number, which is then meaningless.
+pub fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'"' => {
+                while let Some(s) = bytes.next() {
+                    match s {
+                        b'\\' => {
+                            bytes.next();
+                        }
+                        b'"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Whether [`parse`] would accept `text`, with its error if not, without building anything:
 /// serde_json's parser over the text, with the nesting limit it applies when building values.
 pub fn check(text: &str) -> Result<(), String> {
@@ -434,6 +474,70 @@ mod tests {
         let parsed = SharedPart::new();
         parsed.get(|| Ok("{}")).unwrap();
         assert_eq!(parsed.check(|| Err("not called".into())), Ok(()));
+    }
+
+    /// `nesting_depth` counts arrays and objects outside strings.
+    #[test]
+    fn nesting_depth_counts_outside_strings() {
+        for (text, depth) in [
+            ("7", 0),
+            ("\"[{\"", 0),
+            ("{}", 1),
+            ("[1, [2], {\"a\": [3]}]", 3),
+            (r#"{"a": "[[[", "b": "\"[{", "c\"[": ["\\", [{}]]}"#, 4),
+            (r#"["\u005b\u007b", "é[", {"k": "}}}}"}]"#, 2),
+            (r#"[[["]]]"]]]"#, 3),
+        ] {
+            assert_eq!(nesting_depth(text), depth, "{text}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(text).is_ok(),
+                "{text}"
+            );
+        }
+        // On a real object, the depth a walk of its decoded value finds.
+        fn walked(v: &serde_json::Value) -> usize {
+            match v {
+                serde_json::Value::Array(a) => 1 + a.iter().map(walked).max().unwrap_or(0),
+                serde_json::Value::Object(o) => 1 + o.values().map(walked).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        let spec = deployment_spec_text();
+        let value: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        assert_eq!(nesting_depth(&spec), walked(&value));
+        assert_eq!(nesting_depth(&spec), 10);
+    }
+
+    /// What `nesting_depth` lets the admission path skip: every text no deeper than
+    /// `SHALLOW_DEPTH` is accepted by `check` (and `parse`); serde_json's limit is further on.
+    #[test]
+    fn shallow_texts_always_build() {
+        let arrays = |d: usize| format!("{}1{}", "[".repeat(d), "]".repeat(d));
+        let objects = |d: usize| format!("{}1{}", "{\"a\":".repeat(d), "}".repeat(d));
+        let mixed = |d: usize| {
+            let open: String = (0..d)
+                .map(|i| if i % 2 == 0 { "[" } else { "{\"k\":" })
+                .collect();
+            let close: String = (0..d)
+                .rev()
+                .map(|i| if i % 2 == 0 { "]" } else { "}" })
+                .collect();
+            format!("{open}\"x\"{close}")
+        };
+        for d in 0..=SHALLOW_DEPTH {
+            for text in [arrays(d), objects(d), mixed(d)] {
+                assert_eq!(nesting_depth(&text), d);
+                assert_eq!(check(&text), Ok(()), "depth {d}");
+                assert!(parse(&text).is_ok(), "depth {d}");
+            }
+        }
+        // The first depth serde_json refuses is well past it.
+        let refused = (SHALLOW_DEPTH..200)
+            .find(|d| check(&arrays(*d)).is_err())
+            .unwrap();
+        assert_eq!(refused, 128);
+        assert_eq!(check(&objects(127)), Ok(()));
+        assert!(check(&objects(128)).is_err());
     }
 
     /// Keys are shared within a document.

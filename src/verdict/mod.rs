@@ -582,17 +582,28 @@ impl CipRunner<'_> {
             if !include {
                 continue;
             }
-            let (part, text) = if field == "spec" {
-                (&self.spec, workload.spec_json())
+            let part = if field == "spec" {
+                &self.spec
             } else {
-                (&self.metadata, workload.metadata_json())
+                &self.metadata
+            };
+            let text = || {
+                if field == "spec" {
+                    workload.spec_json()
+                } else {
+                    workload.metadata_json()
+                }
             };
             // Parsed once per request and shared by every evaluation; not built at all for a
-            // policy that never reads it, only checked, to fail alike (`rego::input`).
+            // policy that never reads it, only checked, to fail alike (`rego::input`): a part
+            // of an object no deeper than `SHALLOW_DEPTH` always builds, so only a deeper
+            // object is looked into.
             let built = if compiled.reads_input(field) {
-                part.get(|| text).map(|v| input.value(field, v))
+                part.get(text).map(|v| input.value(field, v))
+            } else if workload.object_depth() <= input::SHALLOW_DEPTH {
+                Ok(())
             } else {
-                part.check(|| text)
+                part.check(text)
             };
             if let Err(e) = built {
                 errors.push(format!(
