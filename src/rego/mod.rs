@@ -33,7 +33,7 @@ pub use limit::Failure;
 use limit::{failure, timer};
 use regorus::unstable::{Expr, Rule, RuleHead};
 use regorus::{Engine, Value};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::time::Duration;
 
 /// The query upstream runs.
@@ -119,8 +119,10 @@ struct Prepared {
     /// Prepared, unless regorus failed to prepare it: then the parsed engine, whose every
     /// evaluation prepares it again and reports that failure, as before.
     engine: Engine,
-    /// Whether evaluating [`RULE`] with `eval_rule` gives exactly what [`QUERY`] would.
-    by_rule: bool,
+    /// Whether evaluating [`RULE`] with `eval_rule` gives exactly what [`QUERY`] would:
+    /// `None` until the first evaluation finds out whether [`RULE`] is a rule's path
+    /// ([`Prepared::new`]).
+    by_rule: Cell<Option<bool>>,
 }
 
 /// The outcome of a compliant evaluation.
@@ -191,20 +193,14 @@ impl RegoPolicy {
 
     /// What settings validation runs: [`RegoPolicy::compile`], then regorus' preparation of the
     /// policy (its analysis: unsafe variables, …; recursion, which regorus does not analyse, is a
-    /// static check of `compile`; `Engine::compile_with_entrypoint`,
-    /// regorus 0.14.1 `src/engine.rs:1175`), whose failure would fail every evaluation. The
+    /// static check of `compile`; [`prepare`]), whose failure would fail every evaluation. The
     /// preparation is not kept: at admission it happens at the first evaluation, as before.
     ///
     /// Errors: those of `compile`, or regorus' preparation error (`sigstore.rego:L:C: …`).
     pub fn validate(source: &str, timeout_ms: u64) -> Result<(), String> {
         let policy = Self::compile(source, timeout_ms)?;
         let mut engine = policy.parsed.clone();
-        match engine.compile_with_entrypoint(&RULE.into()) {
-            Ok(_) => Ok(()),
-            // `isCompliant.x := …`: the query reads an object (not compliant), as evaluations do.
-            Err(e) if e.to_string() == "not a valid rule path" => Ok(()),
-            Err(e) => Err(e.to_string()),
-        }
+        prepare(&mut engine)
     }
 
     /// [`RegoPolicy::compile`] without the checks: what regorus alone accepts.
@@ -258,8 +254,17 @@ impl RegoPolicy {
             engine.set_execution_timer_config(timer(limit));
         }
         engine.set_input(input);
-        if prepared.by_rule {
-            return engine.eval_rule(RULE.to_string()).map_err(failure);
+        if prepared.by_rule.get() != Some(false) {
+            match engine.eval_rule(RULE.to_string()) {
+                // Found out at the first evaluation: [`RULE`] is no rule's path (regorus checks
+                // the path before evaluating anything, `src/interpreter.rs:4846-4848`), so the
+                // query is evaluated instead, on this same engine, and from now on.
+                Err(e) if e.to_string() == NOT_A_RULE_PATH => prepared.by_rule.set(Some(false)),
+                result => {
+                    prepared.by_rule.set(Some(true));
+                    return result.map_err(failure);
+                }
+            }
         }
         let results = engine
             .eval_query(QUERY.to_string(), false)
@@ -309,36 +314,61 @@ impl RegoPolicy {
 }
 
 impl Prepared {
-    /// Has regorus prepare `engine` once, without evaluating anything, and decides how to read
-    /// `isCompliant`.
+    /// Has regorus prepare `engine` once, without evaluating anything ([`prepare`]), and
+    /// decides how to read `isCompliant`.
     ///
-    /// `Engine::compile_with_entrypoint` (regorus 0.14.1 `src/engine.rs:1175`) prepares the
-    /// engine, then fails with `not a valid rule path` unless [`RULE`] is a rule's path
-    /// (`src/interpreter.rs:4823`). When it is and the rule heads are simple, `eval_rule`
-    /// evaluates exactly what [`QUERY`] does (both end in `Interpreter::ensure_rule_evaluated`
-    /// on that path; `src/interpreter.rs:3239`, `:3344`, `:4846`) without parsing and analysing
-    /// the query on every call. Otherwise (another package, `isCompliant.x := …`, no such rule)
-    /// [`QUERY`] is kept. A preparation failure (e.g. an unsafe variable) keeps the unprepared
-    /// engine, so that it is still reported by each evaluation, as before, and not by `compile`.
+    /// When the rule heads are simple, `eval_rule` on [`RULE`] evaluates exactly what
+    /// [`QUERY`] does (both end in `Interpreter::ensure_rule_evaluated` on that path; regorus
+    /// 0.14.1 `src/interpreter.rs:3239`, `:3344`, `:4846`) without parsing and analysing the
+    /// query on every call, provided [`RULE`] is a rule's path, which the first evaluation finds
+    /// out ([`RegoPolicy::binding_within`]); otherwise (another package, `isCompliant.x := …`,
+    /// no such rule) [`QUERY`] is evaluated. A preparation failure (e.g. an unsafe variable)
+    /// keeps the unprepared engine, so that it is still reported by each evaluation, as before,
+    /// and not by `compile`.
     fn new(engine: &Engine) -> Self {
         let mut prepared = engine.clone();
-        match prepared.compile_with_entrypoint(&RULE.into()) {
-            Ok(_) => {
-                let by_rule = heads_are_simple(&mut prepared);
+        match prepare(&mut prepared) {
+            Ok(()) => {
+                let by_rule = if heads_are_simple(&mut prepared) {
+                    None
+                } else {
+                    Some(false)
+                };
                 Prepared {
                     engine: prepared,
-                    by_rule,
+                    by_rule: Cell::new(by_rule),
                 }
             }
-            Err(e) if e.to_string() == "not a valid rule path" => Prepared {
-                engine: prepared,
-                by_rule: false,
-            },
             Err(_) => Prepared {
                 engine: engine.clone(),
-                by_rule: false,
+                by_rule: Cell::new(Some(false)),
             },
         }
+    }
+}
+
+/// regorus' error for a path that names no rule (0.14.1 `src/interpreter.rs:4823-4844`).
+const NOT_A_RULE_PATH: &str = "not a valid rule path";
+
+/// A path that is never a rule's: `data` itself (rules live under `data.<package>`).
+const NO_RULE: &str = "data";
+
+/// Has regorus prepare `engine` for evaluation (analysis, schedule, rule and function tables,
+/// loop hoisting: `Engine::prepare_for_eval`, regorus 0.14.1 `src/engine.rs:1462-1520`) and
+/// nothing else, with its public API: `eval_rule` prepares first, then looks the path up
+/// before evaluating anything (`src/engine.rs:1227-1233`, `src/interpreter.rs:4846-4848`), so
+/// on [`NO_RULE`] it stops with [`NOT_A_RULE_PATH`] once prepared.
+/// `Engine::compile_with_entrypoint`, used before, also hoisted the loops a second time
+/// (`Interpreter::compile`, `src/interpreter.rs:4878-4905`), work no evaluation reads
+/// (BENCHMARKS.md, "Preparing once").
+///
+/// Errors: regorus' preparation error (`sigstore.rego:L:C: …`).
+fn prepare(engine: &mut Engine) -> Result<(), String> {
+    match engine.eval_rule(NO_RULE.to_string()) {
+        Err(e) if e.to_string() == NOT_A_RULE_PATH => Ok(()),
+        Err(e) => Err(e.to_string()),
+        // `data` cannot be a rule's path; were it one, the engine is prepared all the same.
+        Ok(_) => Ok(()),
     }
 }
 
@@ -676,7 +706,7 @@ mod tests {
         let by_rule = |s: &str| {
             let p = RegoPolicy::parse(s, 1000).unwrap();
             p.evaluate(&json!({})).ok();
-            p.prepared.get().unwrap().by_rule
+            p.prepared.get().unwrap().by_rule.get() == Some(true)
         };
         assert!(by_rule(SEED));
         assert!(by_rule(POD_HARDENING));

@@ -69,8 +69,9 @@ thread_local! {
     static COMPILED: RefCell<BTreeMap<String, meta::Regex>> = const { RefCell::new(BTreeMap::new()) };
 }
 
-/// Installs `regex.match` on `engine`. Must precede `compile_with_entrypoint`: the prepared
-/// policy takes the engine's extensions with it (`src/interpreter.rs:4880-4884`).
+/// Installs `regex.match` on `engine`, before it is prepared (`rego::prepare`): an evaluation
+/// looks its extensions up before the builtins (`src/interpreter.rs:2846-2854`), and clones
+/// of the engine share them.
 ///
 /// Errors: regorus' `extension already added`, when called twice on one engine.
 pub fn install(engine: &mut Engine) -> Result<(), String> {
@@ -351,6 +352,9 @@ mod tests {
                 .evaluate(&json!({"image": "ghcr.io/a/b:v2.14.0"}))
                 .is_ok()
         );
+        // Through this module's extension, not regorus' builtin: the matcher was kept.
+        let kept = ":v?[0-9]+\\.[0-9]+\\.[0-9]+$";
+        assert!(COMPILED.with(|c| c.borrow().contains_key(kept)));
         let refused = release.evaluate(&json!({"image": "ghcr.io/a/b:latest"}));
         assert_eq!(
             refused.unwrap_err(),
