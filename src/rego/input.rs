@@ -253,9 +253,34 @@ fn number(n: &serde_json::Number) -> Value {
 }
 
 /// Builds regorus values from JSON, interning object keys for one document.
-#[derive(Default)]
 struct Visitor {
     keys: RefCell<BTreeSet<Rc<str>>>,
+    /// The keys last interned, by [`recent_slot`]: a Kubernetes object repeats a few dozen
+    /// field names (`name`, `image`, `resources`, …), most of which this answers with one
+    /// comparison instead of a walk of `keys` (BENCHMARKS.md, "Interning keys").
+    recent: RefCell<[Option<Rc<str>>; RECENT_SLOTS]>,
+}
+
+impl Default for Visitor {
+    fn default() -> Self {
+        Visitor {
+            keys: RefCell::default(),
+            recent: RefCell::new(std::array::from_fn(|_| None)),
+        }
+    }
+}
+
+/// Slots of [`Visitor::recent`].
+const RECENT_SLOTS: usize = 64;
+
+/// The slot of [`Visitor::recent`] a key goes to: from its length and its first and last bytes.
+/// Any slot is correct (a slot holding another key is a miss, and `keys` is asked), so keys a
+/// workload author chose to collide cost at most that walk, as without the slots.
+fn recent_slot(key: &str) -> usize {
+    let bytes = key.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0) as usize;
+    let last = bytes.last().copied().unwrap_or(0) as usize;
+    (bytes.len() * 7 + first * 3 + last) % RECENT_SLOTS
 }
 
 impl Visitor {
@@ -265,12 +290,23 @@ impl Visitor {
 
     /// The one shared copy of `key` in this document.
     fn key(&self, key: &str) -> Value {
-        let mut keys = self.keys.borrow_mut();
-        if let Some(shared) = keys.get(key) {
+        let slot = recent_slot(key);
+        let mut recent = self.recent.borrow_mut();
+        if let Some(shared) = &recent[slot]
+            && shared.as_ref() == key
+        {
             return Value::String(Rc::clone(shared));
         }
-        let shared: Rc<str> = Rc::from(key);
-        keys.insert(Rc::clone(&shared));
+        let mut keys = self.keys.borrow_mut();
+        let shared = match keys.get(key) {
+            Some(shared) => Rc::clone(shared),
+            None => {
+                let shared: Rc<str> = Rc::from(key);
+                keys.insert(Rc::clone(&shared));
+                shared
+            }
+        };
+        recent[slot] = Some(Rc::clone(&shared));
         Value::String(shared)
     }
 }
@@ -538,6 +574,28 @@ mod tests {
         assert_eq!(refused, 128);
         assert_eq!(check(&objects(127)), Ok(()));
         assert!(check(&objects(128)).is_err());
+    }
+
+    /// Keys that share a slot of the recent keys evict each other there and are still
+    /// interned: the second `first` is the first one's string.
+    #[test]
+    fn keys_sharing_a_recent_slot_are_still_interned() {
+        let first = "image";
+        let second = (0..10_000)
+            .map(|i| format!("k{i}"))
+            .find(|k| recent_slot(k) == recent_slot(first) && k != first)
+            .unwrap();
+        let text = format!(r#"[{{"{first}": 1}}, {{"{second}": 2}}, {{"{first}": 3}}]"#);
+        let value = parse(&text).unwrap();
+        let key = |i: usize| match value[i].as_object().unwrap().keys().next().unwrap() {
+            Value::String(s) => Rc::clone(s),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(key(0).as_ref(), first);
+        assert_eq!(key(1).as_ref(), second);
+        assert!(Rc::ptr_eq(&key(0), &key(2)));
+        let via_json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value, from_json(&via_json));
     }
 
     /// Keys are shared within a document.
