@@ -130,14 +130,15 @@ fn accept(warnings: Vec<String>) -> ValidationResponse {
     }
 }
 
-/// The `validate` payload, decoded in one pass (the admission request's objects kept as raw
-/// JSON).
+/// The `validate` payload, decoded in one pass: the admission request's objects kept as raw
+/// JSON, the settings decoded as they are read (a `null` or absent document is the default
+/// one). Anything that does not decode so is decoded again as a [`RawPayload`], for the message.
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(borrow)]
     request: AdmissionRequest<'a>,
-    #[serde(borrow, default)]
-    settings: Option<&'a RawValue>,
+    #[serde(default)]
+    settings: Option<Settings>,
 }
 
 /// The `validate` payload with the request undecoded: the second try when [`Payload`] does not
@@ -159,17 +160,24 @@ pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse
     // The request's policy budget counts from here, as the host's timeout does (`budget`).
     let started = std::time::Instant::now();
     let first_call = !SERVED.swap(true, std::sync::atomic::Ordering::Relaxed);
+    // One pass over the payload when everything decodes (the settings are not read twice);
+    // otherwise the settings and the request are decoded apart, for their messages.
     let (request, settings) = match serde_json::from_slice::<Payload>(payload) {
-        Ok(p) => (Ok(p.request), p.settings),
-        Err(_) => match serde_json::from_slice::<RawPayload>(payload) {
-            Ok(p) => (Err(p.request), p.settings),
-            Err(e) => return reject(format!("cannot decode the validation request: {e}")),
-        },
-    };
-    let settings = match Settings::from_json(settings.map(|s| s.get().as_bytes()).unwrap_or(b"{}"))
-    {
-        Ok(s) => s,
-        Err(e) => return reject(format!("invalid settings: {e}")),
+        Ok(p) => (
+            Ok(p.request),
+            p.settings.unwrap_or_default().with_defaults(),
+        ),
+        Err(_) => {
+            let p = match serde_json::from_slice::<RawPayload>(payload) {
+                Ok(p) => p,
+                Err(e) => return reject(format!("cannot decode the validation request: {e}")),
+            };
+            let settings = p.settings.map(|s| s.get().as_bytes()).unwrap_or(b"{}");
+            match Settings::from_json(settings) {
+                Ok(s) => (Err(p.request), s),
+                Err(e) => return reject(format!("invalid settings: {e}")),
+            }
+        }
     };
     let request: AdmissionRequest = match request {
         Ok(request) => request,
@@ -283,6 +291,66 @@ mod tests {
             r.message
                 .unwrap()
                 .starts_with("invalid settings: noMatchPolicy: ")
+        );
+    }
+
+    /// Settings decoded in the payload's one pass are the settings `Settings::from_json` gives,
+    /// defaults applied; a document that does not decode gets `from_json`'s message.
+    #[test]
+    fn settings_decoded_with_the_payload_are_those_of_from_json() {
+        let settings = json!({"noMatchPolicy": "warn", "policyControllerNamespace": "ns", "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "cm"},
+            "spec": {"images": [{"glob": "**"}],
+                     "authorities": [{"key": {"secretRef": {"name": "k"}}}, {"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "configMapRef": {"name": "p", "key": "rego"}}}}]});
+        let payload = json!({"request": pod_request("nginx"), "settings": settings}).to_string();
+        let decoded: Payload = serde_json::from_slice(payload.as_bytes()).unwrap();
+        let one_pass = decoded.settings.unwrap_or_default().with_defaults();
+        let apart = Settings::from_json(settings.to_string().as_bytes()).unwrap();
+        assert_eq!(one_pass, apart);
+        assert_eq!(
+            one_pass.policies[0].spec.authorities[0].name(),
+            "authority-0"
+        );
+        for absent in [
+            json!({"request": pod_request("nginx")}),
+            json!({"request": pod_request("nginx"), "settings": null}),
+        ] {
+            let r = validate_with_host(absent.to_string().as_bytes(), &FakeHost::default());
+            assert_eq!(
+                r.message.as_deref(),
+                Some("validation failed: no matching policies: spec.containers[0].image\nnginx")
+            );
+        }
+        for (settings, message) in [
+            (
+                json!([1]),
+                "invalid settings: settings must be a mapping (a YAML/JSON object)",
+            ),
+            (
+                json!("x"),
+                "invalid settings: settings must be a mapping (a YAML/JSON object)",
+            ),
+            (
+                json!({"policies": [{"spec": {"images": [{"regex": "x"}]}}]}),
+                "invalid settings: policies[0].spec.images[0].regex: unknown field `regex`, expected `glob`",
+            ),
+        ] {
+            let r = run(pod_request("nginx"), settings);
+            assert_eq!(r.message.as_deref(), Some(message));
+        }
+        // A broken request beside broken settings: the settings are reported first, as before.
+        let payload =
+            json!({"request": {"kind": []}, "settings": {"noMatchPolicy": 1}}).to_string();
+        let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
+        assert!(
+            r.message
+                .as_deref()
+                .unwrap_or("")
+                .starts_with("invalid settings: noMatchPolicy: "),
+            "{:?}",
+            r.message
         );
     }
 

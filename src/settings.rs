@@ -178,15 +178,21 @@ impl Settings {
         }
         // The plain decoder first: tracking the path costs about half again as much, and is
         // only needed for the messages of a document that does not decode.
-        let mut settings: Settings = match serde_json::from_slice(bytes) {
-            Ok(settings) => settings,
-            Err(_) => return Err(decode::undecodable(bytes)),
-        };
-        for cip in &mut settings.policies {
-            cip.apply_defaults();
-            cip.apply_namespace_default(&settings.policy_controller_namespace);
+        match serde_json::from_slice::<Settings>(bytes) {
+            Ok(settings) => Ok(settings.with_defaults()),
+            Err(_) => Err(decode::undecodable(bytes)),
         }
-        Ok(settings)
+    }
+
+    /// The settings as decoded by serde, with every CIP's defaults applied
+    /// ([`ClusterImagePolicy::apply_defaults`], [`ClusterImagePolicy::apply_namespace_default`]):
+    /// what [`Settings::from_json`] returns for a document serde decodes.
+    pub fn with_defaults(mut self) -> Settings {
+        for cip in &mut self.policies {
+            cip.apply_defaults();
+            cip.apply_namespace_default(&self.policy_controller_namespace);
+        }
+        self
     }
 
     /// Full settings validation: every CIP rule, unsupported features, duplicate names, Rego
