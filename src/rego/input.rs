@@ -544,6 +544,38 @@ mod tests {
         assert_eq!(nesting_depth(&spec), 10);
     }
 
+    /// Every text over `[]{}",\\a` of up to five bytes: no panic, and the depth a walk of the
+    /// decoded value finds whenever serde_json reads the text as JSON.
+    #[test]
+    fn nesting_depth_agrees_with_serde_json_on_small_texts() {
+        fn walked(v: &serde_json::Value) -> usize {
+            match v {
+                serde_json::Value::Array(a) => 1 + a.iter().map(walked).max().unwrap_or(0),
+                serde_json::Value::Object(o) => 1 + o.values().map(walked).max().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        let alphabet = ['[', ']', '{', '}', '"', ',', '\\', 'a', ':', '1'];
+        let mut texts = vec![String::new()];
+        let mut json = 0;
+        for _ in 0..5 {
+            let mut longer = Vec::new();
+            for text in &texts {
+                for c in alphabet {
+                    let t = format!("{text}{c}");
+                    let depth = nesting_depth(&t);
+                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
+                        assert_eq!(depth, walked(&v), "{t}");
+                        json += 1;
+                    }
+                    longer.push(t);
+                }
+            }
+            texts = longer;
+        }
+        assert!(json > 100, "{json}");
+    }
+
     /// What `nesting_depth` lets the admission path skip: every text no deeper than
     /// `SHALLOW_DEPTH` is accepted by `check` (and `parse`); serde_json's limit is further on.
     #[test]
