@@ -132,13 +132,15 @@ fn accept(warnings: Vec<String>) -> ValidationResponse {
 
 /// The `validate` payload, decoded in one pass: the admission request's objects kept as raw
 /// JSON, the settings decoded as they are read (a `null` or absent document is the default
-/// one). Anything that does not decode so is decoded again as a [`RawPayload`], for the message.
+/// one; anything but a mapping is refused, as `Settings::from_json` refuses it, where serde
+/// alone would read an array as the fields in order). Anything that does not decode so is
+/// decoded again as a [`RawPayload`], for the message.
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(borrow)]
     request: AdmissionRequest<'a>,
     #[serde(default)]
-    settings: Option<Settings>,
+    settings: Option<workload::Strict<Settings>>,
 }
 
 /// The `validate` payload with the request undecoded: the second try when [`Payload`] does not
@@ -165,7 +167,7 @@ pub fn validate_with_host(payload: &[u8], host: &dyn Host) -> ValidationResponse
     let (request, settings) = match serde_json::from_slice::<Payload>(payload) {
         Ok(p) => (
             Ok(p.request),
-            p.settings.unwrap_or_default().with_defaults(),
+            p.settings.map(|s| s.0).unwrap_or_default().with_defaults(),
         ),
         Err(_) => {
             let p = match serde_json::from_slice::<RawPayload>(payload) {
@@ -294,6 +296,58 @@ mod tests {
         );
     }
 
+    /// Differential: whatever the settings value, the payload's one pass decodes exactly what
+    /// `Settings::from_json` accepts (then the same settings), and refuses the rest, which the
+    /// two-step path then reports with `from_json`'s message. Regression: serde's derived
+    /// structs also decode an array of their fields in order, so `"settings": []` was the
+    /// default settings in one pass, where `from_json` says they must be a mapping.
+    #[test]
+    fn the_one_pass_accepts_exactly_what_from_json_accepts() {
+        let cip = r#"{"apiVersion":"policy.sigstore.dev/v1beta1","kind":"ClusterImagePolicy","metadata":{"name":"a"},"spec":{"images":[{"glob":"**"}],"authorities":[{"static":{"action":"pass"}}]}}"#;
+        let texts = [
+            "{}".to_string(),
+            "null".to_string(),
+            "[]".to_string(),
+            "[1]".to_string(),
+            r#"["warn"]"#.to_string(),
+            r#"["warn", []]"#.to_string(),
+            r#""x""#.to_string(),
+            "5".to_string(),
+            "true".to_string(),
+            "{}".to_string(),
+            r#"{"policies": []}"#.to_string(),
+            format!(r#"{{"policies": [{cip}]}}"#),
+            format!(r#"{{"noMatchPolicy": "warn", "policies": [{cip}, {cip}]}}"#),
+            r#"{"noMatchPolicy": "warn", "noMatchPolicy": "deny"}"#.to_string(),
+            r#"{"policies": [[]]}"#.to_string(),
+            r#"{"policies": {}}"#.to_string(),
+            r#"{"unknown": 1}"#.to_string(),
+            r#"{"regoTimeoutMilliseconds": -1}"#.to_string(),
+            r#"{"modifyImagesWithDigest": null}"#.to_string(),
+        ];
+        let request = pod_request("nginx").to_string();
+        for text in &texts {
+            let payload = format!(r#"{{"request":{request},"settings":{text}}}"#);
+            let apart = Settings::from_json(text.as_bytes());
+            match serde_json::from_slice::<Payload>(payload.as_bytes()) {
+                Ok(p) => assert_eq!(
+                    Ok(p.settings.map(|s| s.0).unwrap_or_default().with_defaults()),
+                    apart,
+                    "{text}"
+                ),
+                Err(_) => assert!(apart.is_err(), "{text}: refused in one pass, {apart:?}"),
+            }
+            let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
+            if let Err(e) = &apart {
+                assert_eq!(
+                    r.message.as_deref(),
+                    Some(format!("invalid settings: {e}").as_str()),
+                    "{text}"
+                );
+            }
+        }
+    }
+
     /// Settings decoded in the payload's one pass are the settings `Settings::from_json` gives,
     /// defaults applied; a document that does not decode gets `from_json`'s message.
     #[test]
@@ -306,7 +360,11 @@ mod tests {
                      "policy": {"type": "rego", "configMapRef": {"name": "p", "key": "rego"}}}}]});
         let payload = json!({"request": pod_request("nginx"), "settings": settings}).to_string();
         let decoded: Payload = serde_json::from_slice(payload.as_bytes()).unwrap();
-        let one_pass = decoded.settings.unwrap_or_default().with_defaults();
+        let one_pass = decoded
+            .settings
+            .map(|s| s.0)
+            .unwrap_or_default()
+            .with_defaults();
         let apart = Settings::from_json(settings.to_string().as_bytes()).unwrap();
         assert_eq!(one_pass, apart);
         assert_eq!(

@@ -353,9 +353,10 @@ fn strict<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Re
 
 /// A struct that must be a JSON object (or `null` where optional), as k8s-openapi's types
 /// require: serde's derived structs also accept an array of the fields in order, which no
-/// Kubernetes object has.
+/// Kubernetes object has. The settings document is decoded through it too (`validate`'s
+/// payload), as [`crate::settings::Settings::from_json`] accepts only a mapping.
 #[derive(Debug)]
-struct Strict<T>(T);
+pub(crate) struct Strict<T>(pub(crate) T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Strict<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
