@@ -787,6 +787,75 @@ mod tests {
         assert!(r.accepted, "{:?}", r.message);
     }
 
+    /// Regression (review of 1bd4eeb): an unread spec or metadata is checked by a byte scan
+    /// only when nothing in the object can fail a full read. serde_json keeps the object as
+    /// raw JSON without decoding `\\u` escapes or number values, so a lone surrogate escape or
+    /// a number past `f64` (`1e400`), in a field the policy never reads, used to admit where
+    /// building the part fails the CIP; in warn mode the warning went missing.
+    #[test]
+    fn an_unread_part_that_cannot_be_built_fails_alike() {
+        let settings = |mode: &str| {
+            json!({"modifyImagesWithDigest": false, "policies": [{
+            "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+            "metadata": {"name": "parts"},
+            "spec": {"mode": mode, "images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}],
+                     "policy": {"type": "rego", "includeSpec": true, "includeObjectMeta": true,
+                                "data": "package sigstore\nisCompliant { input.image != \"\" }\n"}}}]})
+        };
+        let request = |spec_extra: &str, annotation: &str| {
+            let request = pod_request("ghcr.io/a/b:v1").to_string();
+            let request =
+                request.replacen(r#""spec":{"#, &format!(r#""spec":{{"x":{spec_extra},"#), 1);
+            request.replacen(
+                r#""metadata":{"#,
+                &format!(r#""metadata":{{"annotations":{{"a":"{annotation}"}},"#),
+                1,
+            )
+        };
+        for (spec_extra, annotation, part) in [
+            ("1e400", "ok", "spec"),
+            ("-1e400", "ok", "spec"),
+            (&format!("1{}", "0".repeat(400)) as &str, "ok", "spec"),
+            ("1", r"\ud800", "metadata"),
+            ("1", r"\udc00", "metadata"),
+            ("1", r"\ud800\u0041", "metadata"),
+        ] {
+            let request = request(spec_extra, annotation);
+            assert!(request.contains("\"x\":"), "{request}");
+            // Not JSON serde_json can build a value of; the payload still decodes (the object is
+            // kept raw).
+            assert!(serde_json::from_str::<serde_json::Value>(&request).is_err());
+            let text =
+                |mode: &str| format!(r#"{{"request":{request},"settings":{}}}"#, settings(mode));
+            let r = validate_with_host(text("enforce").as_bytes(), &FakeHost::default());
+            let message = r.message.unwrap_or_default();
+            assert!(!r.accepted, "{part}: {spec_extra} {annotation}");
+            assert!(
+                message.contains(&format!(
+                    "failed evaluating rego policy for type ClusterImagePolicy: cannot decode {part}: "
+                )),
+                "{part}: {message}"
+            );
+            let r = validate_with_host(text("warn").as_bytes(), &FakeHost::default());
+            assert!(r.accepted);
+            assert_eq!(r.warnings.map(|w| w.len()), Some(1), "{part}: warn mode");
+        }
+        // A valid surrogate pair, `\u` escapes of other characters and small exponents build.
+        for (spec_extra, annotation) in [
+            ("1e5", r"\ud83d\ude00"),
+            ("0.5E-3", r"\u003c\u0026"),
+            ("-1e-400", "x"),
+        ] {
+            let request = request(spec_extra, annotation);
+            let payload = format!(
+                r#"{{"request":{request},"settings":{}}}"#,
+                settings("enforce")
+            );
+            let r = validate_with_host(payload.as_bytes(), &FakeHost::default());
+            assert!(r.accepted, "{spec_extra} {annotation}: {:?}", r.message);
+        }
+    }
+
     #[test]
     fn validate_settings_responses() {
         let ok = validate_settings(b"{}").unwrap();

@@ -96,7 +96,7 @@ pub struct Workload<'a> {
     /// The object, as JSON.
     pub object: Option<&'a RawValue>,
     parts: OnceCell<Result<Parts<'a>, String>>,
-    depth: OnceCell<usize>,
+    scanned: OnceCell<bool>,
 }
 
 /// Equal when every field is, `spec` and `metadata` compared as JSON text.
@@ -132,17 +132,17 @@ impl<'a> Workload<'a> {
             labels,
             object,
             parts: OnceCell::new(),
-            depth: OnceCell::new(),
+            scanned: OnceCell::new(),
         }
     }
 
-    /// Deepest nesting of arrays and objects in the object's JSON (`0` without an object),
-    /// computed on first use by a byte scan ([`crate::rego::input::nesting_depth`]): no part of
-    /// the object (`spec`, `metadata`) is deeper.
-    pub fn object_depth(&self) -> usize {
-        *self.depth.get_or_init(|| {
+    /// Whether every part of the object (`spec`, `metadata`) is known to build as a Rego input
+    /// value without decoding it (`true` without an object), from one byte scan of the object's
+    /// JSON on first use ([`crate::rego::input::Scan::always_builds`]).
+    pub fn object_always_builds(&self) -> bool {
+        *self.scanned.get_or_init(|| {
             self.object
-                .map_or(0, |o| crate::rego::input::nesting_depth(o.get()))
+                .is_none_or(|o| crate::rego::input::scan(o.get()).always_builds())
         })
     }
 

@@ -92,23 +92,50 @@ impl SharedPart {
     }
 }
 
-/// Nesting no deeper than this is always built by [`parse`] and accepted by [`check`]: serde_json
-/// refuses only nesting deeper than its recursion limit of 128 (arrays and objects alike), so
-/// any part of a JSON text whose [`nesting_depth`] is at most this has nothing to check.
+/// Nesting no deeper than this never makes [`parse`] or [`check`] fail: serde_json refuses only
+/// nesting deeper than its recursion limit of 128 (arrays and objects alike).
 pub const SHALLOW_DEPTH: usize = 100;
 
-/// Deepest nesting of arrays and objects in the JSON text `text` (`0` for a scalar, `1` for
-/// `{}` or `[1]`), counted byte by byte outside strings (`"…"` with `\` escapes).
+/// Digits in a row past which a number might not fit an `f64` (the largest is below 1e309).
+const LONG_NUMBER: usize = 300;
+
+/// What one byte scan of a JSON text tells without decoding it ([`scan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Deepest nesting of arrays and objects (`0` for a scalar, `1` for `{}` or `[1]`).
+    pub depth: usize,
+    /// Whether the text has nothing but its nesting that a full read could refuse: no `\u`
+    /// escape of a UTF-16 surrogate (valid only in a pair, which serde_json checks when it
+    /// decodes the string), no number with an exponent and no run of [`LONG_NUMBER`] digits
+    /// (serde_json refuses a number past an `f64`, `1e400`, when it decodes it).
+    pub plain: bool,
+}
+
+impl Scan {
+    /// Whether [`parse`] and [`check`] accept every value in the scanned text, known from the
+    /// scan alone: a plain text no deeper than [`SHALLOW_DEPTH`]. `false` says nothing: decode
+    /// to know.
+    pub fn always_builds(&self) -> bool {
+        self.plain && self.depth <= SHALLOW_DEPTH
+    }
+}
+
+/// Scans the JSON text `text` byte by byte: its nesting outside strings, and whether anything
+/// in it other than nesting could make a full read fail ([`Scan`]).
 ///
 /// Meant for texts serde_json has already read as one valid JSON value (the admission request's
-/// object, kept as raw JSON): it decides whether [`check`] has anything to find in a part of
-/// them (a part is never deeper than the text holding it) at a fraction of its cost, since it
-/// neither validates nor decodes (BENCHMARKS.md, "Nesting checked by a byte scan"). On other
-/// text it still returns a number, which is then meaningless.
-pub fn nesting_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
+/// object, kept as raw JSON): reading a value as raw JSON checks its syntax (escapes have four
+/// hex digits) but decodes neither strings nor numbers (serde_json 1.0 `src/read.rs`
+/// `ignore_escape`: "we don't care if the codepoint is valid"), so what a full read can still
+/// refuse is deep nesting, surrogate escapes that do not pair up, and numbers past an `f64`.
+/// [`Scan::always_builds`] then decides whether [`check`] has anything to find in a part of the
+/// text (a part is never deeper nor less plain than the text holding it) at a fraction of its
+/// cost (BENCHMARKS.md, "Nesting checked by a byte scan"). On other text it still returns,
+/// without meaning.
+pub fn scan(text: &str) -> Scan {
+    let (mut depth, mut deepest, mut plain) = (0usize, 0usize, true);
+    let mut bytes = text.as_bytes().iter();
+    while let Some(&b) = bytes.next() {
         match b {
             b'[' | b'{' => {
                 depth += 1;
@@ -116,20 +143,56 @@ pub fn nesting_depth(text: &str) -> usize {
             }
             b']' | b'}' => depth = depth.saturating_sub(1),
             b'"' => {
-                while let Some(s) = bytes.next() {
+                while let Some(&s) = bytes.next() {
                     match s {
-                        b'\\' => {
-                            bytes.next();
-                        }
                         b'"' => break,
+                        b'\\' => {
+                            plain &= bytes.next() != Some(&b'u') || plain_escape(bytes.as_slice())
+                        }
                         _ => {}
                     }
                 }
             }
+            // A number (its sign is skipped as any other byte): its digits, fraction and
+            // exponent, read to its end.
+            b'0'..=b'9' => {
+                let (mut digits, mut read) = (1, 0);
+                for &d in bytes.as_slice() {
+                    match d {
+                        b'0'..=b'9' => digits += 1,
+                        b'e' | b'E' => plain = false,
+                        b'.' | b'+' | b'-' => {}
+                        _ => break,
+                    }
+                    read += 1;
+                }
+                if read > 0 {
+                    bytes.nth(read - 1);
+                }
+                plain &= digits < LONG_NUMBER;
+            }
             _ => {}
         }
     }
-    deepest
+    Scan {
+        depth: deepest,
+        plain,
+    }
+}
+
+/// Whether the four bytes after a `\u` (the start of `rest`) are hex digits naming a UTF-16
+/// unit other than a surrogate. They are left to the scan, which finds nothing in them.
+fn plain_escape(rest: &[u8]) -> bool {
+    rest.get(..4)
+        .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| u16::from_str_radix(h, 16).ok())
+        .is_some_and(|unit| !(0xD800..=0xDFFF).contains(&unit))
+}
+
+/// Deepest nesting of arrays and objects in the JSON text `text` ([`scan`]'s `depth`).
+pub fn nesting_depth(text: &str) -> usize {
+    scan(text).depth
 }
 
 /// Whether [`parse`] would accept `text`, with its error if not, without building anything:
@@ -544,8 +607,9 @@ mod tests {
         assert_eq!(nesting_depth(&spec), 10);
     }
 
-    /// Every text over `[]{}",\\a` of up to five bytes: no panic, and the depth a walk of the
-    /// decoded value finds whenever serde_json reads the text as JSON.
+    /// Every text over `[]{}",\\eu:1` of up to five bytes: no panic, the depth a walk of the
+    /// decoded value finds whenever serde_json reads the text as JSON, and `check` accepting
+    /// what `scan` calls buildable.
     #[test]
     fn nesting_depth_agrees_with_serde_json_on_small_texts() {
         fn walked(v: &serde_json::Value) -> usize {
@@ -555,7 +619,7 @@ mod tests {
                 _ => 0,
             }
         }
-        let alphabet = ['[', ']', '{', '}', '"', ',', '\\', 'a', ':', '1'];
+        let alphabet = ['[', ']', '{', '}', '"', ',', '\\', 'e', 'u', ':', '1'];
         let mut texts = vec![String::new()];
         let mut json = 0;
         for _ in 0..5 {
@@ -566,6 +630,9 @@ mod tests {
                     let depth = nesting_depth(&t);
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&t) {
                         assert_eq!(depth, walked(&v), "{t}");
+                        if scan(&t).always_builds() {
+                            assert_eq!(check(&t), Ok(()), "{t}");
+                        }
                         json += 1;
                     }
                     longer.push(t);
@@ -574,6 +641,46 @@ mod tests {
             texts = longer;
         }
         assert!(json > 100, "{json}");
+    }
+
+    /// `scan` tells apart what a full read can refuse beyond nesting: surrogate escapes and
+    /// numbers past an `f64`; whatever it calls buildable, `check` and `parse` accept.
+    #[test]
+    fn scan_knows_what_a_full_read_refuses() {
+        let long = |n: usize| format!("[{}]", "9".repeat(n));
+        let cases: Vec<(String, bool)> = vec![
+            (r#"{"a": 1, "b": [true, false, null, -0.5]}"#.into(), true),
+            (r#"{"a": 1e5}"#.into(), false),
+            (r#"{"a": 1.5E+2}"#.into(), false),
+            (r#"{"a": 1e400}"#.into(), false),
+            (r#"["e", "1e400", "E"]"#.into(), true),
+            (r#"{"a": "\u003c\u0026\u00e9\uFFFF"}"#.into(), true),
+            (r#"{"a": "\ud83d\ude00"}"#.into(), false),
+            (r#"{"a": "\ud800"}"#.into(), false),
+            (r#"{"a": "\uDC00x"}"#.into(), false),
+            (r#"{"a": "\\ud800"}"#.into(), true),
+            (r#"{"\ud800": 1}"#.into(), false),
+            (long(299), true),
+            (long(300), false),
+            (long(400), false),
+        ];
+        for (text, plain) in &cases {
+            let scanned = scan(text);
+            assert_eq!(scanned.plain, *plain, "{text}");
+            if scanned.always_builds() {
+                assert_eq!(check(text), Ok(()), "{text}");
+                assert!(parse(text).is_ok(), "{text}");
+            }
+        }
+        // What a full read refuses, among them, is never called buildable.
+        for (text, _) in &cases {
+            if check(text).is_err() {
+                assert!(!scan(text).always_builds(), "{text}");
+            }
+        }
+        assert!(check(r#"{"a": 1e400}"#).is_err());
+        assert!(check(r#"{"a": "\ud800"}"#).is_err());
+        assert!(check(&long(400)).is_err());
     }
 
     /// What `nesting_depth` lets the admission path skip: every text no deeper than

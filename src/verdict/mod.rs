@@ -595,12 +595,11 @@ impl CipRunner<'_> {
                 }
             };
             // Parsed once per request and shared by every evaluation; not built at all for a
-            // policy that never reads it, only checked, to fail alike (`rego::input`): a part
-            // of an object no deeper than `SHALLOW_DEPTH` always builds, so only a deeper
-            // object is looked into.
+            // policy that never reads it, only checked, to fail alike (`rego::input`): an
+            // object a byte scan shows to build whole needs no check of its parts.
             let built = if compiled.reads_input(field) {
                 part.get(text).map(|v| input.value(field, v))
-            } else if workload.object_depth() <= input::SHALLOW_DEPTH {
+            } else if workload.object_always_builds() {
                 Ok(())
             } else {
                 part.check(text)
