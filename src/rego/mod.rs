@@ -260,9 +260,18 @@ impl RegoPolicy {
                 // the path before evaluating anything, `src/interpreter.rs:4846-4848`), so the
                 // query is evaluated instead, on this same engine, and from now on.
                 Err(e) if e.to_string() == NOT_A_RULE_PATH => prepared.by_rule.set(Some(false)),
-                result => {
+                Ok(value) => {
                     prepared.by_rule.set(Some(true));
-                    return result.map_err(failure);
+                    return Ok(value);
+                }
+                // Any other error comes after the path was found, but the time limit can stop
+                // the evaluation before (its first tick): then nothing is learnt.
+                Err(e) => {
+                    let f = failure(e);
+                    if !f.timed_out {
+                        prepared.by_rule.set(Some(true));
+                    }
+                    return Err(f);
                 }
             }
         }
@@ -355,18 +364,20 @@ const NO_RULE: &str = "data";
 
 /// Has regorus prepare `engine` for evaluation (analysis, schedule, rule and function tables,
 /// loop hoisting: `Engine::prepare_for_eval`, regorus 0.14.1 `src/engine.rs:1462-1520`) and
-/// nothing else, with its public API: `eval_rule` prepares first, then looks the path up
-/// before evaluating anything (`src/engine.rs:1227-1233`, `src/interpreter.rs:4846-4848`), so
-/// on [`NO_RULE`] it stops with [`NOT_A_RULE_PATH`] once prepared.
-/// `Engine::compile_with_entrypoint`, used before, also hoisted the loops a second time
-/// (`Interpreter::compile`, `src/interpreter.rs:4878-4905`), work no evaluation reads
-/// (BENCHMARKS.md, "Preparing once").
+/// nothing else, with its public API: `eval_rule` prepares first, restarts the execution
+/// timer, ticks it once and looks the path up before evaluating anything
+/// (`src/engine.rs:1227-1233`, `src/interpreter.rs:4846-4848`), so on [`NO_RULE`] it stops
+/// with [`NOT_A_RULE_PATH`] once prepared (or, were the first tick already past the time
+/// limit, with the time-limit error, the preparation done all the same).
+/// `Engine::compile_with_entrypoint`, used before, then hoisted the loops a second time
+/// (`Interpreter::compile`, `src/interpreter.rs:4878-4905`), rebuilding the table evaluations
+/// read with the same content (BENCHMARKS.md, "Preparing once").
 ///
 /// Errors: regorus' preparation error (`sigstore.rego:L:C: …`).
 fn prepare(engine: &mut Engine) -> Result<(), String> {
-    match engine.eval_rule(NO_RULE.to_string()) {
-        Err(e) if e.to_string() == NOT_A_RULE_PATH => Ok(()),
-        Err(e) => Err(e.to_string()),
+    match engine.eval_rule(NO_RULE.to_string()).map_err(failure) {
+        Err(f) if f.message == NOT_A_RULE_PATH || f.timed_out => Ok(()),
+        Err(f) => Err(f.message),
         // `data` cannot be a rule's path; were it one, the engine is prepared all the same.
         Ok(_) => Ok(()),
     }
@@ -699,6 +710,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `prepare` ticks regorus' execution timer once after preparing: a limit already past
+    /// then (here 0 ms) is not a preparation error, and the analysis' own errors still are. An
+    /// evaluation stopped by the limit at that tick does not decide how `isCompliant` is read.
+    #[test]
+    fn preparing_is_not_timed() {
+        assert_eq!(RegoPolicy::validate(SEED, 0), Ok(()));
+        let unsafe_var = RegoPolicy::validate("package sigstore\nisCompliant { x > 1 }\n", 0);
+        assert!(unsafe_var.unwrap_err().contains("x"), "the analysis' error");
+        let p = RegoPolicy::compile(SEED, 0).unwrap();
+        let err = p.evaluate(&json!({"image": "a:1"})).unwrap_err();
+        assert!(err.contains("time limit"), "{err}");
+        // Another package (refused by `compile`, accepted by regorus): a first evaluation out
+        // of time, then one with time, which reads the query, as without the first.
+        let other = RegoPolicy::parse("package other\nisCompliant = true\n", 1000).unwrap();
+        let out_of_time = other
+            .binding_within(Value::from(json!({})), Some(Duration::ZERO))
+            .unwrap_err();
+        assert!(out_of_time.timed_out, "{out_of_time:?}");
+        assert_eq!(other.prepared.get().unwrap().by_rule.get(), None);
+        assert_eq!(
+            other.evaluate(&json!({})),
+            Err(format!("policy is not compliant for query '{QUERY}'"))
+        );
+        assert_eq!(other.prepared.get().unwrap().by_rule.get(), Some(false));
     }
 
     #[test]
