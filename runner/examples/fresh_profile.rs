@@ -12,23 +12,30 @@
 //!   initial `__stack_pointer`), the data segments (read only: still the module's copy-on-write
 //!   image; written: copied), and the heap above them. A read of the data segments maps 16
 //!   pages per fault (the kernel's fault-around), every other page is one fault.
-//! - **instructions**: `init_call` and `request_call` are functions of their own, so
-//!   `valgrind --tool=callgrind` gives their inclusive instruction counts (repeatable, whatever
-//!   else the machine runs). Compile once under valgrind with `--compiled PATH` (valgrind's CPU
-//!   lacks some features of the real one, so a module compiled outside it is refused), then:
+//! - **instructions**: `init_call` (`wapc_init`) and `request_call` (the scenario's call) are
+//!   functions of their own, so `valgrind --tool=callgrind` counts their instructions
+//!   (repeatable, whatever else the machine runs). Compile once per module under valgrind with
+//!   `--compiled PATH` (valgrind's CPU lacks some features of the real one, so a module compiled
+//!   outside it is refused; the file is recompiled when it was made from other bytes), then dump
+//!   the counts around each call:
 //!
 //! ```text
 //! cargo build --locked --profile runner -p cip-runner --example fresh_profile
 //! P=target/runner/examples/fresh_profile
 //! valgrind --tool=none $P policy.wasm seed --compiled /tmp/policy.vg.cwasm   # compiles, once
-//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg $P policy.wasm seed --compiled /tmp/policy.vg.cwasm --rounds 3
-//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p --dump-after=fresh_profile::request_call $P policy.wasm rego-20 --compiled /tmp/policy.vg.cwasm --rounds 4
-//! grep -h '^summary' /tmp/cg.*   # one file per round (the last one is the rest of the run)
+//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p \
+//!   --dump-before=fresh_profile::request_call --dump-after=fresh_profile::request_call \
+//!   $P policy.wasm rego-20 --compiled /tmp/policy.vg.cwasm --rounds 4
+//! for f in $(ls /tmp/cg.* | sort -V); do echo "$f $(grep '^summary' $f)"; done
 //! ```
 //!
-//! Compare the rounds after the first: the answer of every round is printed when it changes,
-//! and under valgrind the first round of a Rego scenario can run out of its time budget
-//! (valgrind translates the code as it first runs), doing less work than a request does.
+//! The files numbered `.2`, `.4`, `.6`, `.8` hold rounds 1 to 4 of `request_call` alone (the
+//! odd ones what came between, `wapc_init`'s 7 to 8 thousand instructions among it; the
+//! unnumbered one the end of the run). Compare the rounds after the first: the answer of every
+//! round is printed when it changes, and under valgrind the first round of a Rego scenario can
+//! run out of its time budget (valgrind translates the code as it first runs), doing less work
+//! than a request does. Building the example compiles the runner's dev-dependencies (the
+//! policy crate, natively) beside the runner: several minutes more than `make runner`.
 //!
 //! - **profiles**: `--perfmap` has wasmtime write `/tmp/perf-<pid>.map`, so that `perf record
 //!   -e cpu-clock -g` (no hardware counters needed) names the module's functions, given a module
@@ -246,6 +253,38 @@ fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<wasmtime::Linker<Guest>
     Ok(linker)
 }
 
+/// The module compiled by `engine`: from `compiled` when that file was written for these very
+/// bytes (its digest, in `<compiled>.sha256`, says so), otherwise compiled and, with
+/// `compiled`, written there with its digest.
+fn load(
+    engine: &wasmtime::Engine,
+    wasm: &[u8],
+    compiled: Option<&Path>,
+) -> Result<wasmtime::Module> {
+    use sha2::Digest as _;
+    let digest = format!("{:x}", sha2::Sha256::digest(wasm));
+    let Some(path) = compiled else {
+        return wasmtime::Module::new(engine, wasm)
+            .map_err(|e| anyhow!("cannot compile the module: {e:?}"));
+    };
+    let mut stamp = path.as_os_str().to_owned();
+    stamp.push(".sha256");
+    if std::fs::read_to_string(&stamp).is_ok_and(|d| d == digest) {
+        // SAFETY: the file was written by `Module::serialize` below, from these bytes (the
+        // digest matches), for an engine of this configuration; wasmtime checks the
+        // configuration and the version before using it.
+        return unsafe { wasmtime::Module::deserialize_file(engine, path) }
+            .map_err(|e| anyhow!("cannot load {}: {e:?}", path.display()));
+    }
+    let module = wasmtime::Module::new(engine, wasm)
+        .map_err(|e| anyhow!("cannot compile the module: {e:?}"))?;
+    let bytes = module.serialize().map_err(|e| anyhow!("{e:?}"))?;
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&stamp, digest)
+        .with_context(|| format!("cannot write {}.sha256", path.display()))?;
+    Ok(module)
+}
+
 /// The guest's `wapc_init`, in a function of its own for callgrind.
 #[inline(never)]
 fn init_call(
@@ -283,17 +322,7 @@ fn run() -> Result<()> {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow!("{e:?}"))?;
-    let module = match &args.compiled {
-        // SAFETY: the file was written by `Module::serialize` below, for this engine's
-        // configuration; wasmtime checks that before using it.
-        Some(path) if path.exists() => unsafe { wasmtime::Module::deserialize_file(&engine, path) },
-        Some(path) => wasmtime::Module::new(&engine, &wasm).and_then(|m| {
-            std::fs::write(path, m.serialize()?)?;
-            Ok(m)
-        }),
-        None => wasmtime::Module::new(&engine, &wasm),
-    }
-    .map_err(|e| anyhow!("cannot load the module: {e:?}"))?;
+    let module = load(&engine, &wasm, args.compiled.as_deref())?;
     let pre = linker(&engine)
         .and_then(|l| l.instantiate_pre(&module))
         .map_err(|e| anyhow!("cannot link the module: {e:?}"))?;
