@@ -36,6 +36,7 @@ pub mod reference;
 pub mod rego;
 pub mod selector;
 pub mod settings;
+mod strict;
 pub mod trust;
 pub mod verdict;
 pub mod workload;
@@ -140,7 +141,7 @@ struct Payload<'a> {
     #[serde(borrow)]
     request: AdmissionRequest<'a>,
     #[serde(default)]
-    settings: Option<workload::Strict<Settings>>,
+    settings: Option<strict::Strict<Settings>>,
 }
 
 /// The `validate` payload with the request undecoded: the second try when [`Payload`] does not
@@ -324,7 +325,22 @@ mod tests {
             r#"{"unknown": 1}"#.to_string(),
             r#"{"regoTimeoutMilliseconds": -1}"#.to_string(),
             r#"{"modifyImagesWithDigest": null}"#.to_string(),
+            r#"{"hostSigstoreTrust": [false]}"#.to_string(),
+            r#"{"hostSigstoreTrust": []}"#.to_string(),
+            r#"{"policies": [["policy.sigstore.dev/v1beta1", "ClusterImagePolicy"]]}"#.to_string(),
+            format!(
+                r#"{{"policies": [{}]}}"#,
+                cip.replace(r#"{"action":"pass"}"#, r#"["pass"]"#)
+            ),
+            format!(
+                r#"{{"policies": [{}]}}"#,
+                cip.replace(r#"{"name":"a"}"#, r#"["a"]"#)
+            ),
         ];
+        // Arrays for nested structs too (from_json refuses them: settings::tests).
+        for text in &texts[19..] {
+            assert!(Settings::from_json(text.as_bytes()).is_err(), "{text}");
+        }
         let request = pod_request("nginx").to_string();
         for text in &texts {
             let payload = format!(r#"{{"request":{request},"settings":{text}}}"#);

@@ -97,7 +97,7 @@ pub struct Settings {
     #[serde(default)]
     pub no_match_policy: NoMatchPolicy,
     /// The ClusterImagePolicies, in the order their host calls are made.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict::objects")]
     pub policies: Vec<ClusterImagePolicy>,
     /// Wall-clock budget of one Rego or CUE evaluation, in milliseconds (1 to 60000).
     #[serde(default = "default_rego_timeout")]
@@ -110,7 +110,7 @@ pub struct Settings {
     #[serde(default = "default_policy_controller_namespace")]
     pub policy_controller_namespace: String,
     /// What the host's Sigstore trust configuration holds, as declared ([`crate::trust`]).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::strict::object")]
     pub host_sigstore_trust: HostSigstoreTrust,
     /// Wall-clock budget of the whole admission request, host calls included, in milliseconds
     /// (1 to 600000, and below what [`Settings::host_policy_timeout_seconds`] guarantees:
@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(s.validate(), Ok(()));
     }
 
-    /// `cip::list`: one authority and one glob take room for one, not four (heap touched per
+    /// `strict::objects`: one authority and one glob take room for one, not four (heap touched per
     /// request); longer lists and errors as serde's own `Vec`.
     #[test]
     fn lists_reserve_what_they_hold() {
@@ -664,5 +664,99 @@ mod tests {
             e,
             "hostPolicyTimeoutSeconds: invalid type: string \"2s\", expected u64"
         );
+    }
+
+    /// Every struct of the settings and the CIP model is decoded only from a JSON object:
+    /// serde's derived structs alone take an array of the fields in order (`hostSigstoreTrust:
+    /// [false]` turned the public-good instance off) and an empty array for the default struct.
+    /// Each object of a settings document using every struct, replaced by `[]` and by the array
+    /// of its values, is a settings error naming its path, in `from_json` and in
+    /// `validate_settings`.
+    #[test]
+    fn an_array_is_never_a_struct() {
+        use serde_json::{Value, json};
+        let rego = "package sigstore\nisCompliant := true\n";
+        let document = json!({
+            "hostSigstoreTrust": {"publicGoodInstance": false, "fulcioUrls": ["https://f"]},
+            "policies": [{
+                "apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                "metadata": {"name": "a"},
+                "spec": {
+                    "images": [{"glob": "**"}],
+                    "authorities": [
+                        {"key": {"secretRef": {"name": "k", "namespace": "n"}},
+                         "source": [{"oci": "r/s", "signaturePullSecrets": [{"name": "p"}]}],
+                         "ctlog": {"url": "https://rekor.sigstore.dev"},
+                         "rfc3161timestamp": {"trustRootRef": "t"},
+                         "attestations": [{"name": "at", "predicateType": "vuln",
+                                           "policy": {"type": "rego", "data": rego}}]},
+                        {"keyless": {"identities": [{"issuer": "i", "subject": "s"}],
+                                     "ca-cert": {"data": "x"}}},
+                        {"static": {"action": "pass"}}
+                    ],
+                    "policy": {"type": "rego", "remote": {"url": "https://p"},
+                               "configMapRef": {"name": "c"}},
+                    "match": [{"resource": "pods", "version": "v1",
+                               "selector": {"matchLabels": {"a": "b"}}}]
+                }
+            }]
+        });
+        assert!(Settings::from_json(document.to_string().as_bytes()).is_ok());
+
+        /// Every object below the document, with its path as the errors print it.
+        fn objects(value: &Value, path: String, found: &mut Vec<String>) {
+            let below = |p: &str, key: &str| {
+                if p.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{p}.{key}")
+                }
+            };
+            match value {
+                Value::Object(map) => {
+                    if !path.is_empty() {
+                        found.push(path.clone());
+                    }
+                    for (k, v) in map {
+                        objects(v, below(&path, k), found);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        objects(v, format!("{path}[{i}]"), found);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut paths = Vec::new();
+        objects(&document, String::new(), &mut paths);
+        assert_eq!(paths.len(), 26, "{paths:?}");
+
+        fn pointer(path: &str) -> String {
+            path.replace('[', ".")
+                .replace(']', "")
+                .split('.')
+                .fold(String::new(), |p, s| p + "/" + s)
+        }
+        for path in &paths {
+            let original = document.pointer(&pointer(path)).unwrap().clone();
+            let values: Vec<Value> = original.as_object().unwrap().values().cloned().collect();
+            for array in [json!([]), Value::Array(values)] {
+                let mut changed = document.clone();
+                *changed.pointer_mut(&pointer(path)).unwrap() = array.clone();
+                let text = changed.to_string();
+                let e = Settings::from_json(text.as_bytes()).unwrap_err();
+                assert!(
+                    e.starts_with(&format!("{path}: invalid type: sequence, expected ")),
+                    "{path} = {array}: {e}"
+                );
+                let e = validate_settings_payload(text.as_bytes()).unwrap_err();
+                assert!(
+                    e.contains(&format!("{path}: invalid type: sequence")),
+                    "{path}: {e}"
+                );
+            }
+        }
     }
 }

@@ -21,9 +21,9 @@
 //! and the policy never reads. `spec` and `metadata` are decoded into values only when a CIP's
 //! Rego asks for them (`includeSpec`, `includeObjectMeta`).
 
+use crate::strict::Strict;
 use kubewarden_policy_sdk::request::GroupVersionKind;
-use serde::de::Visitor;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::cell::OnceCell;
@@ -64,7 +64,7 @@ pub struct WorkloadImage {
 #[serde(default)]
 pub struct AdmissionRequest<'a> {
     /// `kind`: group, version and kind of the object (an object: an array is refused).
-    #[serde(deserialize_with = "strict")]
+    #[serde(deserialize_with = "crate::strict::object")]
     pub kind: GroupVersionKind,
     /// `subResource` (`""` for the main resource).
     #[serde(rename = "subResource", alias = "sub_resource")]
@@ -343,41 +343,6 @@ fn decode<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Result<Option<T>
             let path = if path == "." { "the object" } else { &path };
             Err(format!("{path}: {inner}"))
         }
-    }
-}
-
-/// `deserialize_with` form of [`Strict`].
-fn strict<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
-    Strict::<T>::deserialize(deserializer).map(|s| s.0)
-}
-
-/// A struct that must be a JSON object (or `null` where optional), as k8s-openapi's types
-/// require: serde's derived structs also accept an array of the fields in order, which no
-/// Kubernetes object has. The settings document is decoded through it too (`validate`'s
-/// payload), as [`crate::settings::Settings::from_json`] accepts only a mapping.
-#[derive(Debug)]
-pub(crate) struct Strict<T>(pub(crate) T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Strict<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(ObjectOnly(deserializer)).map(Strict)
-    }
-}
-
-/// A deserializer that decodes anything asked of it as a map.
-struct ObjectOnly<D>(D);
-
-impl<'de, D: Deserializer<'de>> Deserializer<'de> for ObjectOnly<D> {
-    type Error = D::Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-        self.0.deserialize_map(visitor)
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
-        ignored_any
     }
 }
 

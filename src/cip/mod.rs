@@ -5,7 +5,8 @@
 //! (`keyless.ca-cert`, `insecureIgnoreSCT`, `source` as a list, `rfc3161timestamp`).
 //!
 //! Every struct of the spec refuses unknown fields: a typo in a CIP is a settings error, never
-//! a field silently ignored. `metadata` accepts anything a `kubectl get -o yaml` prints (it is
+//! a field silently ignored. Every struct is decoded only from a JSON object ([`crate::strict`]):
+//! serde alone would take `static: [pass]` for `static: {action: pass}`. `metadata` accepts anything a `kubectl get -o yaml` prints (it is
 //! not policy), and `status` is accepted and ignored for the same reason.
 //!
 //! Defaults are applied by [`ClusterImagePolicy::apply_defaults`] as upstream's `SetDefaults`
@@ -15,47 +16,15 @@
 pub mod host_limits;
 pub mod validation;
 
+use crate::strict::{object, objects, optional_object, optional_objects};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use serde::de::{SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
-use std::marker::PhantomData;
+use serde::{Deserialize, Serialize};
 
 /// `apiVersion`s accepted for a CIP (upstream serves both; the schemas are identical).
 pub const API_VERSIONS: [&str; 2] = [
     "policy.sigstore.dev/v1beta1",
     "policy.sigstore.dev/v1alpha1",
 ];
-
-/// Decodes a JSON list into a `Vec` that reserves room for one element first, then grows by
-/// doubling. serde's own `Vec` reserves four at the first element when the format gives no
-/// length (JSON does not), and the model's structs are large (an [`Authority`] is about 0.5 KB):
-/// with one authority and one glob per CIP, as most CIPs have, that tripled the heap a fresh
-/// instance touches to decode 20 CIPs (BENCHMARKS.md). Errors as serde's `Vec`
-/// (`invalid type: …, expected a sequence`).
-pub fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    struct List<T>(PhantomData<T>);
-    impl<'de, T: Deserialize<'de>> Visitor<'de> for List<T> {
-        type Value = Vec<T>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a sequence")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
-            // A length the format announces is trusted up to 64 elements (serde's own caution).
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(1).clamp(1, 64));
-            while let Some(item) = seq.next_element()? {
-                items.push(item);
-            }
-            Ok(items)
-        }
-    }
-    deserializer.deserialize_seq(List(PhantomData))
-}
 
 /// One ClusterImagePolicy manifest, as users apply it upstream.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -68,10 +37,10 @@ pub struct ClusterImagePolicy {
     #[serde(default)]
     pub kind: String,
     /// Only `name` is used; every other metadata field is accepted and ignored.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub metadata: Metadata,
     /// The policy itself.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub spec: Spec,
     /// Printed by `kubectl get -o yaml`; never used.
     #[serde(default, skip_serializing)]
@@ -91,19 +60,19 @@ pub struct Metadata {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Spec {
     /// Image globs; the CIP applies to an image when any glob matches.
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "objects")]
     pub images: Vec<ImagePattern>,
     /// Authorities; any one passing is enough.
-    #[serde(default, deserialize_with = "list")]
+    #[serde(default, deserialize_with = "objects")]
     pub authorities: Vec<Authority>,
     /// `enforce` (default) or `warn`.
     #[serde(default)]
     pub mode: Option<String>,
     /// CIP-level CUE/Rego policy run over the successful authorities.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub policy: Option<Policy>,
     /// Resource and label selectors restricting what the CIP applies to.
-    #[serde(default, rename = "match", deserialize_with = "list")]
+    #[serde(default, rename = "match", deserialize_with = "objects")]
     pub match_: Vec<MatchResource>,
 }
 
@@ -124,25 +93,25 @@ pub struct Authority {
     #[serde(default)]
     pub name: Option<String>,
     /// Public-key verification.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub key: Option<KeyRef>,
     /// Keyless (Fulcio certificate) verification.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub keyless: Option<KeylessRef>,
     /// Static pass or fail.
-    #[serde(default, rename = "static")]
+    #[serde(default, rename = "static", deserialize_with = "optional_object")]
     pub static_: Option<StaticRef>,
     /// Signature repository override (`source`, a list of at most one).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_objects")]
     pub source: Option<Vec<Source>>,
     /// Transparency-log settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub ctlog: Option<TLog>,
     /// Timestamp-authority settings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub rfc3161timestamp: Option<Rfc3161Timestamp>,
     /// In-toto attestations to verify instead of signatures.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_objects")]
     pub attestations: Option<Vec<Attestation>>,
     /// `bundle` selects cosign's new bundle format; anything else is the legacy format.
     #[serde(default)]
@@ -157,7 +126,7 @@ pub struct KeyRef {
     #[serde(default)]
     pub data: Option<String>,
     /// A Secret holding exactly one PEM public key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub secret_ref: Option<SecretRef>,
     /// A KMS key URI.
     #[serde(default)]
@@ -189,11 +158,11 @@ pub struct KeylessRef {
     #[serde(default)]
     pub url: Option<String>,
     /// Accepted identities; any one matching is enough.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
     pub identities: Vec<Identity>,
     /// A CA certificate (JSON key `ca-cert`); never used for verification upstream, refused
     /// here ([`host_limits::CA_CERT`]).
-    #[serde(default, rename = "ca-cert")]
+    #[serde(default, rename = "ca-cert", deserialize_with = "optional_object")]
     pub ca_cert: Option<KeyRef>,
     /// Name of a TrustRoot resource.
     #[serde(default)]
@@ -241,7 +210,7 @@ pub struct Source {
     #[serde(default)]
     pub oci: Option<String>,
     /// Pull secrets in the workload's namespace.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
     pub signature_pull_secrets: Vec<NamedRef>,
     /// Signature tag prefix.
     #[serde(default)]
@@ -289,7 +258,7 @@ pub struct Attestation {
     #[serde(default)]
     pub predicate_type: String,
     /// Policy over the attestation.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub policy: Option<Policy>,
 }
 
@@ -304,10 +273,10 @@ pub struct Policy {
     #[serde(default)]
     pub data: Option<String>,
     /// Policy fetched from a URL.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub remote: Option<RemotePolicy>,
     /// Policy read from a ConfigMap.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub config_map_ref: Option<ConfigMapReference>,
     /// Put the image configuration (per platform) into `input.config`.
     #[serde(default)]
@@ -364,7 +333,7 @@ pub struct MatchResource {
     #[serde(default)]
     pub resource: String,
     /// Label selector over the object's own labels.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub selector: Option<LabelSelector>,
 }
 

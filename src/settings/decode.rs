@@ -12,6 +12,7 @@
 
 use super::Settings;
 use crate::cip::ClusterImagePolicy;
+use crate::strict::Strict;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_path_to_error::Segment;
@@ -58,7 +59,7 @@ pub fn undecodable(bytes: &[u8]) -> Undecodable {
     let mut failed = BTreeSet::new();
     if let Some(Value::Array(policies)) = value.get_mut("policies") {
         for (i, policy) in policies.iter_mut().enumerate() {
-            let (errors, _) = collect::<ClusterImagePolicy>(policy.clone());
+            let (errors, _) = collect::<Strict<ClusterImagePolicy>>(policy.clone());
             if !errors.is_empty() {
                 cip_errors.extend(
                     errors
@@ -70,7 +71,8 @@ pub fn undecodable(bytes: &[u8]) -> Undecodable {
             }
         }
     }
-    let (errors, settings) = collect::<Settings>(value);
+    let (errors, settings) = collect::<Strict<Settings>>(value);
+    let settings = settings.map(|s| s.0);
     // An error of the document itself has no path.
     let mut errors: Vec<String> = errors
         .into_iter()
