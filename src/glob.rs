@@ -66,9 +66,10 @@ pub fn translate(glob: &str) -> Result<String, GlobError> {
 
 /// The checks of [`translate`], without building the globset pattern: the glob with upstream's
 /// `*` and `*/*` rewrites applied. Every request runs them on every glob of its settings
-/// (policy-server hands the settings over with each request), and only a glob with a wildcard
-/// before its end needs the pattern ([`Shape::new`]), so they are byte loops that allocate
-/// nothing for a valid glob.
+/// (policy-server hands the settings over with each request), and only a glob whose wildcards
+/// are not one trailing run of two or more `*` needs the pattern ([`Shape::new`]: `a/b` and
+/// `a/**` do not, `a/*` and `a/**/b` do), so they are byte loops that allocate nothing for a
+/// valid glob.
 ///
 /// Errors: as [`translate`].
 fn check(glob: &str) -> Result<&str, GlobError> {

@@ -8,7 +8,8 @@
 //! admission request, and reports:
 //!
 //! - **pages**: the 4 KiB pages of the instance's linear memory that became present in this
-//!   process during the call (`/proc/self/pagemap`), by region: the shadow stack (below the
+//!   process between the instance's creation and the call's end, `wapc_init` included, as in
+//!   policy-server's fresh instances (`/proc/self/pagemap`), by region: the shadow stack (below the
 //!   initial `__stack_pointer`), the data segments (read only: still the module's copy-on-write
 //!   image; written: copied), and the heap above them. A read of the data segments maps 16
 //!   pages per fault (the kernel's fault-around), every other page is one fault.

@@ -92,11 +92,14 @@ impl SharedPart {
     }
 }
 
-/// Nesting no deeper than this never makes [`parse`] or [`check`] fail: serde_json refuses only
-/// nesting deeper than its recursion limit of 128 (arrays and objects alike).
+/// Nesting no deeper than this is never what makes [`parse`] or [`check`] fail: serde_json
+/// refuses only nesting deeper than its recursion limit of 128 (arrays and objects alike).
+/// What else they refuse, [`Scan::plain`] tells.
 pub const SHALLOW_DEPTH: usize = 100;
 
-/// Digits in a row past which a number might not fit an `f64` (the largest is below 1e309).
+/// Digits in one number (integer and fraction together) from which [`scan`] no longer calls it
+/// plain: well before a number stops fitting an `f64` (the largest is below 1e309), counting
+/// fraction digits too, which only errs towards decoding.
 const LONG_NUMBER: usize = 300;
 
 /// What one byte scan of a JSON text tells without decoding it ([`scan`]).
@@ -106,7 +109,7 @@ pub struct Scan {
     pub depth: usize,
     /// Whether the text has nothing but its nesting that a full read could refuse: no `\u`
     /// escape of a UTF-16 surrogate (valid only in a pair, which serde_json checks when it
-    /// decodes the string), no number with an exponent and no run of [`LONG_NUMBER`] digits
+    /// decodes the string), no number with an exponent and none of [`LONG_NUMBER`] digits
     /// (serde_json refuses a number past an `f64`, `1e400`, when it decodes it).
     pub plain: bool,
 }
@@ -188,11 +191,6 @@ fn plain_escape(rest: &[u8]) -> bool {
         .and_then(|h| std::str::from_utf8(h).ok())
         .and_then(|h| u16::from_str_radix(h, 16).ok())
         .is_some_and(|unit| !(0xD800..=0xDFFF).contains(&unit))
-}
-
-/// Deepest nesting of arrays and objects in the JSON text `text` ([`scan`]'s `depth`).
-pub fn nesting_depth(text: &str) -> usize {
-    scan(text).depth
 }
 
 /// Whether [`parse`] would accept `text`, with its error if not, without building anything:
@@ -575,7 +573,12 @@ mod tests {
         assert_eq!(parsed.check(|| Err("not called".into())), Ok(()));
     }
 
-    /// `nesting_depth` counts arrays and objects outside strings.
+    /// [`scan`]'s `depth` alone.
+    fn nesting_depth(text: &str) -> usize {
+        scan(text).depth
+    }
+
+    /// `scan` counts arrays and objects outside strings.
     #[test]
     fn nesting_depth_counts_outside_strings() {
         for (text, depth) in [
@@ -683,7 +686,7 @@ mod tests {
         assert!(check(&long(400)).is_err());
     }
 
-    /// What `nesting_depth` lets the admission path skip: every text no deeper than
+    /// What `Scan::always_builds` lets the admission path skip: every plain text no deeper than
     /// `SHALLOW_DEPTH` is accepted by `check` (and `parse`); serde_json's limit is further on.
     #[test]
     fn shallow_texts_always_build() {
