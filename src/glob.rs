@@ -343,8 +343,9 @@ impl Shape {
 ///
 /// Build with [`GlobMatcher::new`]; [`GlobMatcher::matching_owners`] then tells which owners
 /// (e.g. CIP indices) have a glob matching any of the candidate names. Building only checks and
-/// classifies the globs (a few microseconds each); the regex of a glob with a wildcard before
-/// its end is compiled by globset the first time a name passes its literal prefix, so a request
+/// classifies the globs (a few microseconds each); the regex of a glob whose wildcards are not
+/// one trailing run of two or more `*` (`a/*`, `a/**/b`; not `a/**`) is compiled by globset the
+/// first time a name passes its literal prefix, so a request
 /// pays only for the globs that could match its images (the host gives every request a fresh
 /// instance: nothing compiled survives it).
 #[derive(Debug)]

@@ -6,7 +6,10 @@
 //! Kubernetes object nor a ClusterImagePolicy is ever written so (their schemas have objects
 //! there, and policy-controller's Go decoder refuses an array for a struct), so a sequence in
 //! such a place is a mistake that must be a settings or request error, not a meaning the user
-//! never wrote. Everything the module decodes into a struct goes through this module:
+//! never wrote. Every struct of the settings (the CIP model included) and of the workload
+//! object's views is decoded through this module (the envelope the host writes, the `validate`
+//! payload and its admission request's fields, is not: the host always writes objects there,
+//! and a workload author cannot change its shape):
 //!
 //! - [`Strict`], a wrapper type (the settings document in `validate`'s payload, the workload
 //!   views);

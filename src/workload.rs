@@ -314,7 +314,8 @@ fn was_being_deleted(old_object: Option<&RawValue>) -> bool {
 /// one that also changes the pod template. We skip only when the template is unchanged, so a
 /// new image cannot slip in with a scale-down.
 fn is_scale_down_only(object: Option<&RawValue>, old_object: Option<&RawValue>) -> bool {
-    // An object that cannot be built as a value (too deep) is not a scale-down: it is checked.
+    // An object that cannot be built as a value (too deep, a number past an f64, a lone
+    // surrogate escape) is not a scale-down: it is checked.
     let (Ok(object), Ok(old_object)) = (to_value(object), to_value(old_object)) else {
         return false;
     };

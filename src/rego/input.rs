@@ -71,7 +71,8 @@ impl SharedPart {
     ///
     /// Errors: `text`'s, or serde_json's message when the text cannot be built as a value
     /// (nesting deeper than serde_json's recursion limit of 128: `recursion limit exceeded at
-    /// line 1 column N`).
+    /// line 1 column N`; a number past an `f64`: `number out of range at …`; a surrogate escape
+    /// that does not pair up: `lone leading surrogate in hex escape at …`).
     pub fn get<'t>(&self, text: impl FnOnce() -> Result<&'t str, String>) -> Result<Value, String> {
         self.value
             .get_or_init(|| parse(text()?))
@@ -81,8 +82,9 @@ impl SharedPart {
     }
 
     /// Whether the part could be parsed, without building it: for a CIP that includes the part
-    /// but whose policy never reads it (`RegoPolicy::reads_input`), so that a part too deep to
-    /// build fails that CIP as it would if the part were built, with the same message. Once
+    /// but whose policy never reads it (`RegoPolicy::reads_input`), so that a part that cannot
+    /// be built (too deep, a number past an `f64`, a lone surrogate escape: [`parse`]) fails
+    /// that CIP as it would if the part were built, with the same message. Once
     /// the part is parsed, its result; otherwise the text is checked once (see [`check`]).
     pub fn check<'t>(&self, text: impl FnOnce() -> Result<&'t str, String>) -> Result<(), String> {
         if let Some(parsed) = self.value.get() {
@@ -265,7 +267,9 @@ impl<'de> serde::de::Visitor<'de> for NestingVisitor {
 /// with [`from_json`] (`tests::parsing_matches_the_conversion_of_a_json_value`).
 ///
 /// Errors: serde_json's message (`recursion limit exceeded at line 1 column 2345`: serde_json
-/// refuses nesting deeper than 128; `trailing characters at …`).
+/// refuses nesting deeper than 128; `number out of range at …` past an `f64`; `lone leading
+/// surrogate in hex escape at …` and the like for a `\u` escape of half a UTF-16 pair;
+/// `trailing characters at …`).
 pub fn parse(text: &str) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = Visitor::default()
